@@ -1,0 +1,64 @@
+"""What several commands share: finding the soa-configs tree, cluster settings, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from reconciler.config import Config, ConfigError, load_config
+from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
+
+EXIT_OK, EXIT_DIFFERENCES, EXIT_ERROR = 0, 1, 2
+#: The bundled template next to the package (present in a source checkout).
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "soa-configs-template"
+
+
+class UsageError(Exception):
+    """The command cannot run as asked; printed without a traceback, exit 2."""
+
+
+def soa_dir(given: str | None, config: Config | None) -> Path:
+    """--soa-dir, else the config's `path:` source, else $RECONCILER_SOA_DIR, else the template."""
+    if given:
+        candidate = Path(given)
+    elif config and config.soa_configs and config.soa_configs.path:
+        candidate = Path(config.soa_configs.path)
+    elif os.environ.get("RECONCILER_SOA_DIR"):
+        candidate = Path(os.environ["RECONCILER_SOA_DIR"])
+    elif TEMPLATE_DIR.is_dir():
+        candidate = TEMPLATE_DIR
+    else:
+        raise UsageError("no soa-configs directory: pass --soa-dir DIR")
+    if not candidate.is_dir():
+        raise UsageError(f"soa-configs directory {candidate} does not exist")
+    return candidate
+
+
+def maybe_config(path: str | None) -> Config | None:
+    if not path:
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def settings_factory(config: Config | None, registry: str | None) -> Callable[[str], RenderSettings]:
+    """A function cluster -> RenderSettings: the config's cluster settings, else defaults."""
+
+    def settings_for(cluster: str) -> RenderSettings:
+        if config and cluster in config.clusters:
+            base = config.render_settings(cluster)
+        else:
+            base = RenderSettings(cluster=cluster, label_domain=config.label_domain if config
+                                  else DEFAULT_LABEL_DOMAIN)
+        return replace(base, docker_registry=registry) if registry else base
+
+    return settings_for
+
+
+def err(message: str) -> None:
+    print(f"reconciler: {message}", file=sys.stderr)

@@ -1,0 +1,37 @@
+"""Entry point: `reconciler <command> ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reconciler import __version__
+from reconciler.cli import render_cmd, validate_cmd
+from reconciler.cli.common import EXIT_ERROR, UsageError, err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="GitOps reconciler for soa-configs repositories on Kubernetes.")
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    validate_cmd.add_parser(sub)
+    render_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        err(str(exc))
+        return EXIT_ERROR
+    except BrokenPipeError:  # `reconciler render ... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

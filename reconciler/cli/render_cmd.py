@@ -1,0 +1,116 @@
+"""`reconciler render`: the Kubernetes objects a soa-configs tree asks for, without any cluster."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+import yaml
+
+from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, err, maybe_config, settings_factory, soa_dir
+from reconciler.desired import render_tree
+from reconciler.render.service import Outcome, RenderResult
+from reconciler.soa.tree import DirectoryTree
+
+try:
+    _Dumper: type = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover
+    _Dumper = yaml.SafeDumper
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("render", help="print the Kubernetes objects of instances",
+                       description="Render instances to Kubernetes objects. TARGET is SERVICE or "
+                                   "SERVICE.INSTANCE; --all renders every service. Instances not "
+                                   "deployed yet are left out (noted on stderr). Exit 1 when any "
+                                   "instance is invalid.")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="SERVICE or SERVICE.INSTANCE")
+    p.add_argument("--all", action="store_true", help="every service in the tree")
+    p.add_argument("--soa-dir", help="the soa-configs directory")
+    p.add_argument("--cluster", help="only this cluster (default: every cluster)")
+    p.add_argument("--config", help="reconciler.yaml: cluster settings such as docker_registry")
+    p.add_argument("--docker-registry", metavar="REGISTRY", help="image registry prefix")
+    p.add_argument("-o", "--output", choices=("yaml", "json", "jsonl"), default="yaml")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.all == bool(args.targets):
+        raise UsageError("render needs --all or at least one SERVICE[.INSTANCE], not both")
+    config = maybe_config(args.config)
+    tree = DirectoryTree(soa_dir(args.soa_dir, config))
+    wanted: dict[str, set[str] | None] = {}
+    for target in args.targets:
+        service, _, instance = target.partition(".")
+        if instance:
+            chosen = wanted.setdefault(service, set())
+            if chosen is not None:
+                chosen.add(instance)
+        else:
+            wanted[service] = None
+    known, _ = tree.services()
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise UsageError(f"no such service in {tree.root}: {', '.join(missing)}")
+    if args.cluster:
+        clusters: list[str] | None = [args.cluster]
+    elif config is not None:
+        clusters = list(config.clusters)
+    else:
+        clusters = None
+    rendered = render_tree(tree, clusters, settings_factory(config, args.docker_registry),
+                           list(wanted) if wanted else None)
+    results = [r for r in rendered.results
+               if not wanted.get(r.service) or r.instance in (wanted[r.service] or ())]
+    if wanted:
+        _check_instances_exist(wanted, results)
+    for issue in rendered.issues:
+        if not issue.is_error and not args.all:
+            err(f"warning: {issue}")
+    writer = {"jsonl": _jsonl, "json": _json, "yaml": _yaml}[args.output]
+    writer(results, sys.stdout)
+    for result in results:
+        if result.outcome is Outcome.NOT_DEPLOYED and not args.all:
+            err(f"{result.service}.{result.instance} on {result.cluster}: not deployed yet "
+                f"(no deployments.json entry for deploy group {result.deploy_group!r})")
+        if result.outcome is Outcome.INVALID and args.output != "jsonl":
+            err(f"error: {result.error_text()}")
+    return EXIT_DIFFERENCES if any(r.outcome is Outcome.INVALID for r in results) else EXIT_OK
+
+
+def _check_instances_exist(wanted: dict[str, set[str] | None], results: list[RenderResult]) -> None:
+    found = {(r.service, r.instance) for r in results}
+    for service, instances in wanted.items():
+        for instance in sorted(instances or ()):
+            if (service, instance) not in found:
+                raise UsageError(f"no instance {service}.{instance} on the selected clusters")
+
+
+def _jsonl(results: list[RenderResult], out: TextIO) -> None:
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    out.write("".join(dumps(r.to_record()) + "\n" for r in results
+                      if r.outcome is not Outcome.NOT_DEPLOYED))
+
+
+def _objects(results: list[RenderResult]) -> list[dict[str, Any]]:
+    """Rendered objects, each shared Namespace once (as kubectl would apply them)."""
+    seen: set[tuple[str, str, str]] = set()
+    objects = []
+    for result in results:
+        for obj in result.objects:
+            key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            if key not in seen:
+                seen.add(key)
+                objects.append(obj)
+    return objects
+
+
+def _json(results: list[RenderResult], out: TextIO) -> None:
+    json.dump({"apiVersion": "v1", "kind": "List", "items": _objects(results)}, out, indent=2)
+    out.write("\n")
+
+
+def _yaml(results: list[RenderResult], out: TextIO) -> None:
+    yaml.dump_all(_objects(results), out, Dumper=_Dumper, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,70 @@
+"""`reconciler validate`: check soa-configs (and/or reconciler.yaml) without touching any cluster."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, maybe_config, settings_factory, soa_dir
+from reconciler.desired import render_tree
+from reconciler.render.service import Outcome
+from reconciler.soa.issues import Issue
+from reconciler.soa.tree import DirectoryTree
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("validate", help="check soa-configs and reconciler.yaml for errors",
+                       description="Check a soa-configs tree (every service, or those named) and/or "
+                                   "a reconciler.yaml. Exit 0 when clean (warnings allowed), 1 on "
+                                   "errors, 2 on usage errors. `--config F` alone checks the file alone.")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="only these services")
+    p.add_argument("--soa-dir", help="the soa-configs directory (default: $RECONCILER_SOA_DIR or "
+                                     "the bundled template)")
+    p.add_argument("--config", help="reconciler.yaml to check (and to take cluster settings from)")
+    p.add_argument("--cluster", help="only this cluster")
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = maybe_config(args.config)  # an invalid config raises UsageError with every problem
+    if config is not None and not args.soa_dir and not args.services and not (
+            config.soa_configs and config.soa_configs.path):
+        _print([], args.output, summary={"config": args.config, "services": 0, "instances": 0})
+        return EXIT_OK
+    tree = DirectoryTree(soa_dir(args.soa_dir, config))
+    known, _ = tree.services()
+    missing = [s for s in args.services if s not in known]
+    if missing:
+        raise UsageError(f"no such service in {tree.root}: {', '.join(missing)}")
+    clusters = [args.cluster] if args.cluster else None
+    rendered = render_tree(tree, clusters, settings_factory(config, None), args.services or None)
+    issues = list(rendered.issues)
+    for result in rendered.results:
+        issues.extend(result.issues)
+    issues = list(dict.fromkeys(issues))
+    services = {r.service for r in rendered.results} | {load.service for load in rendered.loads}
+    summary = {
+        "services": len(services),
+        "instances": len(rendered.results),
+        "not_deployed": sum(r.outcome is Outcome.NOT_DEPLOYED for r in rendered.results),
+        "errors": sum(i.is_error for i in issues),
+        "warnings": sum(not i.is_error for i in issues),
+    }
+    _print(issues, args.output, summary)
+    return EXIT_DIFFERENCES if summary["errors"] else EXIT_OK
+
+
+def _print(issues: list[Issue], output: str, summary: dict[str, object]) -> None:
+    if output == "json":
+        json.dump({"issues": [i.as_dict() for i in issues], "summary": summary}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    for issue in sorted(issues, key=lambda i: (not i.is_error, i.file, i.instance or "", i.key or "")):
+        print(f"{issue.severity.value}: {issue}")
+    if "config" in summary:
+        print(f"{summary['config']}: ok")
+        return
+    print(f"{summary['services']} services, {summary['instances']} instances: "
+          f"{summary['errors']} errors, {summary['warnings']} warnings")

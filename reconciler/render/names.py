@@ -1,0 +1,72 @@
+"""Kubernetes names derived from service and instance names, and their limits."""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.soa.issues import Issue, error
+from reconciler.soa.model import InstanceConfig
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def sanitise(name: str) -> str:
+    """Lower-case, `_` -> `--`, a leading `--` -> `underscore-` (PaaSTA's rule)."""
+    out = name.replace("_", "--")
+    if out.startswith("--"):
+        out = "underscore-" + out[2:]
+    return out.lower()
+
+
+def workload_name(service: str, instance: str) -> str:
+    return f"{sanitise(service)}-{sanitise(instance)}"
+
+
+def namespace_name(config: InstanceConfig) -> str:
+    return config.namespace or f"paastasvc-{sanitise(config.service)}"
+
+
+def volume_name(container_path: str) -> str:
+    """`pv--` + the sanitised path: `/` -> `slash-`, `.` -> `dot-`, trailing `/` dropped."""
+    path = container_path.rstrip("/").replace("/", "slash-").replace(".", "dot-")
+    return sanitise(f"pv--{path}")
+
+
+def name_issues(config: InstanceConfig) -> list[Issue]:
+    """Names that Kubernetes would refuse: label values, DNS labels, object names."""
+    found: list[Issue] = []
+
+    def bad(key: str | None, message: str) -> None:
+        found.append(error(config.source, message, service=config.service,
+                           instance=config.instance, cluster=config.cluster, key=key))
+
+    def label_value(key: str | None, what: str, value: str) -> None:
+        if len(value) > 63:
+            bad(key, f"{what} {value!r} is {len(value)} characters; a label value allows 63")
+        elif not LABEL_VALUE.match(value):
+            bad(key, f"{what} {value!r} is not a valid label value "
+                     "(letters, digits, '-', '_', '.', starting and ending with a letter or digit)")
+
+    def dns_label(key: str | None, what: str, value: str) -> None:
+        if len(value) > 63:
+            bad(key, f"{what} {value!r} is {len(value)} characters; Kubernetes allows 63")
+        elif not DNS_LABEL.match(value):
+            bad(key, f"{what} {value!r} is not a valid DNS label")
+
+    label_value(None, "service name", config.service)
+    label_value(None, "instance name", config.instance)
+    label_value("deploy_group", "deploy group", config.deploy_group)
+    label_value(None, "cluster name", config.cluster)
+    dns_label("namespace" if config.namespace else None, "namespace", namespace_name(config))
+    dns_label(None, "container name", sanitise(config.instance))
+    name = workload_name(config.service, config.instance)
+    if config.stateful:
+        dns_label(None, "StatefulSet name", name)
+    elif len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+        bad(None, f"Deployment name {name!r} is not a valid DNS subdomain of at most 253 characters")
+    for i, volume in enumerate(config.persistent_volumes):
+        dns_label(f"persistent_volumes[{i}].container_path", "volume name",
+                  volume_name(volume.container_path))
+    return found

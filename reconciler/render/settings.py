@@ -1,0 +1,22 @@
+"""The per-cluster settings that rendering depends on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_LABEL_DOMAIN = "paasta.yelp.com"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSettings:
+    """Cluster-wide inputs of rendering; a change here may touch every service."""
+
+    cluster: str
+    docker_registry: str | None = None
+    label_domain: str = DEFAULT_LABEL_DOMAIN
+    pdb_max_unavailable: int | str = 1
+    pool_node_label: str | None = None
+    progress_deadline_seconds: int = 600
+
+    def label(self, name: str) -> str:
+        return f"{self.label_domain}/{name}"
