@@ -65,12 +65,12 @@ class DirectoryTree:
             name = entry.name
             if name.startswith("."):
                 continue  # .git and friends: silently not services
+            if not entry.is_dir():
+                skipped.append(warning(name, "skipped: not a directory"))
+                continue
             if not SERVICE_NAME.match(name):
                 skipped.append(warning(name, "skipped: not a valid service name "
                                              "(lower-case letters, digits, '_' and '-')"))
-                continue
-            if not entry.is_dir():
-                skipped.append(warning(name, "skipped: not a directory"))
                 continue
             if not self._inside(entry.path):
                 skipped.append(warning(name, "skipped: symlink that points outside the tree"))

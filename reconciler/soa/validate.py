@@ -151,6 +151,8 @@ def _describe(err: ValidationError) -> str:
         return f"must not be empty ({got})"
     if kind == "maxLength":
         return f"is longer than {err.validator_value} characters ({got})"
+    if kind == "pattern" and "propertyNames" in err.schema_path:
+        return f"name {value!r} is not allowed: must match {err.validator_value}"
     if kind == "pattern":
         return f"is not valid here: must match {err.validator_value} ({got})"
     if kind == "propertyNames":
