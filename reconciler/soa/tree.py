@@ -66,8 +66,9 @@ class DirectoryTree:
             if name.startswith("."):
                 continue  # .git and friends: silently not services
             if not entry.is_dir():
-                skipped.append(warning(name, "skipped: not a directory"))
-                continue
+                if SERVICE_NAME.match(name):  # named like a service: probably meant to be one
+                    skipped.append(warning(name, "skipped: not a directory"))
+                continue  # README.md and the like are not services
             if not SERVICE_NAME.match(name):
                 skipped.append(warning(name, "skipped: not a valid service name "
                                              "(lower-case letters, digits, '_' and '-')"))

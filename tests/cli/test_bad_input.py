@@ -96,12 +96,12 @@ def test_symlink_inside_the_tree_is_followed(tree, capsys: pytest.CaptureFixture
 def test_odd_service_directory_names_are_skipped_with_a_warning(tree, capsys: pytest.CaptureFixture[str]) -> None:
     root = tree({**GOOD, "Upper/kubernetes-c1.yaml": "main: {}\n", "has.dot/kubernetes-c1.yaml": "main: {}\n",
                  "has space/kubernetes-c1.yaml": "main: {}\n", ".hidden/kubernetes-c1.yaml": "main: {}\n",
-                 "README.md": "not a service\n", "-dash/kubernetes-c1.yaml": "main: {}\n"})
+                 "README.md": "docs\n", "lonely": "a file\n", "-dash/kubernetes-c1.yaml": "main: {}\n"})
     code, out, _ = run(capsys, "validate", "--soa-dir", str(root))
     assert code == 0
     for name in ("Upper", "has.dot", "has space", "-dash"):
         assert f"warning: {name}: skipped: not a valid service name" in out
-    assert "README.md: skipped: not a directory" in out
+    assert "warning: lonely: skipped: not a directory" in out and "README" not in out
     assert ".hidden" not in out
     assert "1 services" in out
 
