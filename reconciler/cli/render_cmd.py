@@ -20,7 +20,7 @@ except AttributeError:  # pragma: no cover
     _Dumper = yaml.SafeDumper
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("render", help="print the Kubernetes objects of instances",
                        description="Render instances to Kubernetes objects. TARGET is SERVICE or "
                                    "SERVICE.INSTANCE; --all renders every service. Instances not "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 
 from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, maybe_config, settings_factory, soa_dir
 from reconciler.desired import render_tree
@@ -13,7 +14,7 @@ from reconciler.soa.issues import Issue
 from reconciler.soa.tree import DirectoryTree
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("validate", help="check soa-configs and reconciler.yaml for errors",
                        description="Check a soa-configs tree (every service, or those named) and/or "
                                    "a reconciler.yaml. Exit 0 when clean (warnings allowed), 1 on "
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_DIFFERENCES if summary["errors"] else EXIT_OK
 
 
-def _print(issues: list[Issue], output: str, summary: dict[str, object]) -> None:
+def _print(issues: list[Issue], output: str, summary: Mapping[str, object]) -> None:
     if output == "json":
         json.dump({"issues": [i.as_dict() for i in issues], "summary": summary}, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -161,7 +161,7 @@ def _describe(err: ValidationError) -> str:
         return f"must be a non-empty string or a non-empty list of strings ({got})"
     if kind == "anyOf":
         return f"has an unsupported shape ({got})"
-    return err.message
+    return str(err.message)
 
 
 def _semantic_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[Issue]:
