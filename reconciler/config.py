@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from jsonschema import Draft202012Validator
-
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
 from reconciler.soa.yamlparse import ParseError, parse_yaml
 
@@ -104,7 +102,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
-_VALIDATOR = Draft202012Validator(CONFIG_SCHEMA)
 
 
 class ConfigError(ValueError):
@@ -213,7 +210,9 @@ def parse_config(data: bytes, path: str = "reconciler.yaml") -> Config:
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: must be a mapping at the top level")
     problems = []
-    for err in sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+    from jsonschema import Draft202012Validator  # only when a config is read: a slow import
+
+    for err in sorted(Draft202012Validator(CONFIG_SCHEMA).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         where = _key_path(err.absolute_path)
         if err.validator == "additionalProperties":
             known = set(err.schema.get("properties", {}))

@@ -54,7 +54,7 @@ _scaledown_policies = {
 }
 
 INSTANCE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$schema": "http://json-schema.org/draft-07/schema#",
     "type": "object",
     "properties": {
         "cpus": {"type": "number", "exclusiveMinimum": 0},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,45 +84,57 @@ class DirectoryTree:
         """The files of `service` that matter for `cluster` (or for every cluster)."""
         base = self.root / service
         out = ServiceFiles(service)
+        if base.is_symlink() and not self._inside(base):
+            out.unreadable["."] = "refused: symlink that points outside the tree"
+            return out
         try:
-            names = [e.name for e in os.scandir(base) if not e.name.startswith(".")]
+            entries = {e.name: e for e in os.scandir(base) if not e.name.startswith(".")}
         except OSError as exc:
             out.unreadable["."] = f"cannot list directory: {exc.strerror}"
             return out
-        wanted = set(SERVICE_LEVEL_FILES)
         if cluster is not None:
-            wanted.update(instance_file_names(cluster))
-            wanted.add(autotuned_file_name(cluster))
+            top = [n for n in (*SERVICE_LEVEL_FILES, *instance_file_names(cluster)) if n in entries]
         else:
-            wanted.update(n for n in names if INSTANCE_FILE.match(n))
-            if AUTOTUNED_DIR in names:
-                try:
-                    wanted.update(f"{AUTOTUNED_DIR}/{n}" for n in os.listdir(base / AUTOTUNED_DIR)
-                                  if INSTANCE_FILE.match(n))
-                except OSError as exc:
-                    out.unreadable[AUTOTUNED_DIR] = f"cannot list directory: {exc.strerror}"
-        present = set(names)
-        for rel in sorted(wanted):
-            top = rel.split("/", 1)[0]
-            if top not in present:
-                continue
-            self._read(base / rel, rel, out)
+            top = [n for n in entries if n in SERVICE_LEVEL_FILES or INSTANCE_FILE.match(n)]
+        for name in sorted(top):
+            entry = entries[name]
+            self._read(entry.path, name, out, entry.is_symlink())
+        auto = entries.get(AUTOTUNED_DIR)
+        if auto is not None:
+            self._read_autotuned(Path(auto.path), auto.is_symlink(), cluster, out)
         return out
 
-    def _read(self, path: Path, rel: str, out: ServiceFiles) -> None:
-        if not os.path.lexists(path):
+    def _read_autotuned(self, directory: Path, via_link: bool, cluster: str | None,
+                        out: ServiceFiles) -> None:
+        if via_link and not self._inside(directory):
+            out.unreadable[AUTOTUNED_DIR] = "refused: symlink that points outside the tree"
             return
-        if not self._inside(path):
+        try:
+            names = [autotuned_file_name(cluster).split("/", 1)[1]] if cluster is not None else \
+                [n for n in os.listdir(directory) if INSTANCE_FILE.match(n)]
+        except OSError as exc:
+            out.unreadable[AUTOTUNED_DIR] = f"cannot list directory: {exc.strerror}"
+            return
+        for name in sorted(names):
+            path = directory / name
+            if os.path.lexists(path):
+                self._read(path, f"{AUTOTUNED_DIR}/{name}", out, via_link or path.is_symlink())
+
+    def _read(self, path: str | Path, rel: str, out: ServiceFiles, via_link: bool) -> None:
+        """Read one file; `via_link` when a symlink is on the way (only then is it resolved)."""
+        if via_link and not self._inside(path):
             out.unreadable[rel] = "refused: symlink that points outside the tree"
             return
         try:
-            if not path.is_file():
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):  # never open a FIFO or a device
                 out.unreadable[rel] = "not a regular file"
                 return
-            if path.stat().st_size > MAX_FILE_BYTES:
+            if info.st_size > MAX_FILE_BYTES:
                 out.unreadable[rel] = f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"
                 return
-            out.files[rel] = path.read_bytes()
+            with open(path, "rb") as handle:
+                out.files[rel] = handle.read()
         except OSError as exc:
             out.unreadable[rel] = f"cannot read: {exc.strerror or exc}"
 

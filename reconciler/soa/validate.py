@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from reconciler.soa.issues import Issue, error, warning
+from reconciler.soa.schema_check import is_valid
 from reconciler.soa.schema import (
     ADAPTER_METRIC_PROVIDERS,
     INSTANCE_SCHEMA,
@@ -22,7 +21,8 @@ from reconciler.soa.schema import (
     RESOURCE_METRIC_PROVIDERS,
 )
 
-_VALIDATOR = Draft202012Validator(INSTANCE_SCHEMA)
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 #: Which file set each top-level key: the highest-priority layer that has it.
 Origins = Mapping[str, str]
@@ -87,6 +87,14 @@ def _yaml_hint(value: Any) -> str:
     return ""
 
 
+@functools.cache
+def _explainer() -> Any:
+    """jsonschema's validator, imported only when an instance is invalid (it says why)."""
+    from jsonschema import Draft7Validator
+
+    return Draft7Validator(INSTANCE_SCHEMA)
+
+
 def _path_of(err: ValidationError) -> str:
     out = ""
     for part in err.absolute_path:
@@ -95,7 +103,9 @@ def _path_of(err: ValidationError) -> str:
 
 
 def _schema_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[Issue]:
-    for err in sorted(_VALIDATOR.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+    if is_valid(config):
+        return
+    for err in sorted(_explainer().iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
         path = _path_of(err)
         if err.validator == "additionalProperties":
             yield from _unknown_key_issues(err, path, ctx)
