@@ -62,3 +62,12 @@ def settings_factory(config: Config | None, registry: str | None) -> Callable[[s
 
 def err(message: str) -> None:
     print(f"reconciler: {message}", file=sys.stderr)
+
+
+def worker_count() -> int:
+    """Processes for rendering a whole tree: $RECONCILER_WORKERS, else the usable CPUs (<= 8)."""
+    configured = os.environ.get("RECONCILER_WORKERS")
+    if configured and configured.isdigit():
+        return max(1, int(configured))
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))

@@ -9,7 +9,16 @@ from typing import Any, TextIO
 
 import yaml
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, err, maybe_config, settings_factory, soa_dir
+from reconciler.cli.common import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    UsageError,
+    err,
+    maybe_config,
+    settings_factory,
+    soa_dir,
+    worker_count,
+)
 from reconciler.desired import render_tree
 from reconciler.render.service import Outcome, RenderResult
 from reconciler.soa.tree import DirectoryTree
@@ -61,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         clusters = None
     rendered = render_tree(tree, clusters, settings_factory(config, args.docker_registry),
-                           list(wanted) if wanted else None)
+                           list(wanted) if wanted else None, workers=worker_count())
     results = [r for r in rendered.results
                if not wanted.get(r.service) or r.instance in (wanted[r.service] or ())]
     if wanted:

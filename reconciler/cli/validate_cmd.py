@@ -7,7 +7,15 @@ import json
 import sys
 from collections.abc import Mapping
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, maybe_config, settings_factory, soa_dir
+from reconciler.cli.common import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    UsageError,
+    maybe_config,
+    settings_factory,
+    soa_dir,
+    worker_count,
+)
 from reconciler.desired import render_tree
 from reconciler.render.service import Outcome
 from reconciler.soa.issues import Issue
@@ -40,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no such service in {tree.root}: {', '.join(missing)}")
     clusters = [args.cluster] if args.cluster else None
-    rendered = render_tree(tree, clusters, settings_factory(config, None), args.services or None)
+    rendered = render_tree(tree, clusters, settings_factory(config, None), args.services or None,
+                           workers=worker_count())
     issues = list(rendered.issues)
     for result in rendered.results:
         issues.extend(result.issues)

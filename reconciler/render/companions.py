@@ -65,6 +65,6 @@ def horizontal_pod_autoscaler(config: InstanceConfig, settings: RenderSettings, 
             "minReplicas": config.min_instances,
             "maxReplicas": config.max_instances,
             "metrics": metrics,
-            "behavior": {"scaleDown": {**DEFAULT_SCALE_DOWN, **config.scaledown_policies}},
+            "behavior": {"scaleDown": {**DEFAULT_SCALE_DOWN, **dict(config.scaledown_policies)}},
         },
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Mapping
 
 from reconciler.soa.deployments import parse_deployments
@@ -322,7 +321,7 @@ def build_config(service: str, instance: str, cluster: str, source: str, deploy_
             for v in c.get("persistent_volumes") or ()),
         pod_management_policy=c.get("pod_management_policy", "OrderedReady"),
         metrics_providers=providers,
-        scaledown_policies=MappingProxyType(dict(autoscaling.get("scaledown_policies") or {})),
+        scaledown_policies=tuple((autoscaling.get("scaledown_policies") or {}).items()),
         node_selectors=tuple(selectors),
         node_requirements=tuple(requirements),
         pool=c.get("pool", "default"),

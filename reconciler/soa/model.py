@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Mapping
 
 Number = int | float
@@ -72,7 +71,7 @@ class InstanceConfig:
     persistent_volumes: tuple[PersistentVolume, ...]
     pod_management_policy: str
     metrics_providers: tuple[MetricsProvider, ...]
-    scaledown_policies: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    scaledown_policies: tuple[tuple[str, Any], ...] = ()
     node_selectors: tuple[tuple[str, str], ...] = ()
     node_requirements: tuple[NodeRequirement, ...] = ()
     pool: str = "default"

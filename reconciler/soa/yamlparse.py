@@ -2,15 +2,88 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import yaml
 
 try:  # libyaml's C loader is ~10x faster; the pure-Python one behaves the same.
-    _Loader: type = yaml.CSafeLoader
+    _SafeLoader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _SafeLoader = yaml.SafeLoader
+
+_STR, _MAP, _SEQ = ("tag:yaml.org,2002:" + t for t in ("str", "map", "seq"))
+_PLAIN_SCALARS = frozenset("tag:yaml.org,2002:" + t for t in
+                           ("null", "bool", "int", "float", "timestamp", "binary"))
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=16384)
+def _plain_scalar_tag(value: str) -> str:
+    """The implicit tag of a plain scalar; keys and common values repeat, so it is cached."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]
+    """The safe loader, building plain data straight from the composed nodes.
+
+    SafeConstructor's general machinery (generators for recursive data, bookkeeping per
+    node) doubles the cost of loading; soa-configs need only mappings, sequences and plain
+    scalars. Merge keys are resolved by SafeConstructor's own code; any other tag (sets,
+    ordered maps, unknown or Python tags) goes through SafeConstructor unchanged.
+    """
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _plain_scalar_tag(value)
+        tag: str = super().resolve(kind, value, implicit)
+        return tag
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        memo: dict[yaml.Node, Any] = {}
+        building: set[yaml.Node] = set()
+        constructors = self.yaml_constructors
+
+        def build(node: yaml.Node) -> Any:
+            tag = node.tag
+            if isinstance(node, yaml.ScalarNode):
+                if tag == _STR:
+                    return node.value
+                if tag in _PLAIN_SCALARS:
+                    return constructors[tag](self, node)
+            if node in building:
+                raise ParseError("invalid YAML: an alias refers to a node that contains it (recursive)")
+            if node in memo:
+                return memo[node]
+            if isinstance(node, yaml.MappingNode) and tag == _MAP:
+                self.flatten_mapping(node)
+                building.add(node)
+                mapping: dict[Any, Any] = {}
+                for key_node, value_node in node.value:
+                    key = build(key_node)
+                    try:
+                        mapping[key] = build(value_node)
+                    except TypeError:
+                        line = key_node.start_mark.line + 1
+                        raise ParseError(f"invalid YAML at line {line}: a mapping key must be a "
+                                         "plain value, not a list or mapping") from None
+                building.discard(node)
+                memo[node] = mapping
+                return mapping
+            if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+                building.add(node)
+                sequence = [build(child) for child in node.value]
+                building.discard(node)
+                memo[node] = sequence
+                return sequence
+            memo[node] = super(_Loader, self).construct_document(node)
+            return memo[node]
+
+        return build(node)
 
 #: Largest document, counted as nodes once every alias is expanded.
 MAX_EXPANDED_NODES = 1_000_000
