@@ -29,7 +29,8 @@ class TreeRender:
 
     results: list[RenderResult] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
-    loads: list[ServiceLoad] = field(default_factory=list)
+    #: every service read, in order (also those with no instance on the chosen clusters)
+    services: list[str] = field(default_factory=list)
 
 
 #: Below this many services a second process costs more than it saves.
@@ -61,7 +62,7 @@ def render_tree(source: SoaSource, clusters: Iterable[str] | None,
     for part in parts:
         out.results.extend(part.results)
         out.issues.extend(part.issues)
-        out.loads.extend(part.loads)
+        out.services.extend(part.services)
     return out
 
 
@@ -74,8 +75,8 @@ class _Job:
     def run(self, services: list[str]) -> TreeRender:
         out = TreeRender()
         for service in services:
+            out.services.append(service)
             for load in _loads(self.source, service, self.clusters):
-                out.loads.append(load)
                 out.issues.extend(load.issues)
                 if load.cluster:
                     out.results.extend(render_service(load, self.settings_for(load.cluster)))

@@ -54,9 +54,8 @@ def run(args: argparse.Namespace) -> int:
     for result in rendered.results:
         issues.extend(result.issues)
     issues = list(dict.fromkeys(issues))
-    services = {r.service for r in rendered.results} | {load.service for load in rendered.loads}
     summary = {
-        "services": len(services),
+        "services": len(rendered.services),
         "instances": len(rendered.results),
         "not_deployed": sum(r.outcome is Outcome.NOT_DEPLOYED for r in rendered.results),
         "errors": sum(i.is_error for i in issues),
