@@ -44,46 +44,55 @@ class _Loader(_SafeLoader):  # type: ignore[misc]
         return tag
 
     def construct_document(self, node: yaml.Node) -> Any:
-        memo: dict[yaml.Node, Any] = {}
-        building: set[yaml.Node] = set()
-        constructors = self.yaml_constructors
+        return _Builder(self).build(node)
 
-        def build(node: yaml.Node) -> Any:
-            tag = node.tag
-            if isinstance(node, yaml.ScalarNode):
-                if tag == _STR:
-                    return node.value
-                if tag in _PLAIN_SCALARS:
-                    return constructors[tag](self, node)
-            if node in building:
-                raise ParseError("invalid YAML: an alias refers to a node that contains it (recursive)")
-            if node in memo:
-                return memo[node]
-            if isinstance(node, yaml.MappingNode) and tag == _MAP:
-                self.flatten_mapping(node)
-                building.add(node)
-                mapping: dict[Any, Any] = {}
-                for key_node, value_node in node.value:
-                    key = build(key_node)
-                    try:
-                        mapping[key] = build(value_node)
-                    except TypeError:
-                        line = key_node.start_mark.line + 1
-                        raise ParseError(f"invalid YAML at line {line}: a mapping key must be a "
-                                         "plain value, not a list or mapping") from None
-                building.discard(node)
-                memo[node] = mapping
-                return mapping
-            if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
-                building.add(node)
-                sequence = [build(child) for child in node.value]
-                building.discard(node)
-                memo[node] = sequence
-                return sequence
-            memo[node] = super(_Loader, self).construct_document(node)
-            return memo[node]
 
-        return build(node)
+class _Builder:
+    """Builds one document; an object rather than a closure, so no reference cycle is left."""
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.constructors = loader.yaml_constructors
+        self.memo: dict[yaml.Node, Any] = {}
+        self.building: set[yaml.Node] = set()
+
+    def build(self, node: yaml.Node) -> Any:
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _STR:
+                return node.value
+            if tag in _PLAIN_SCALARS:
+                return self.constructors[tag](self.loader, node)
+        if node in self.building:
+            raise ParseError("invalid YAML: an alias refers to a node that contains it (recursive)")
+        if node in self.memo:
+            return self.memo[node]
+        if isinstance(node, yaml.MappingNode) and tag == _MAP:
+            self.loader.flatten_mapping(node)
+            self.building.add(node)
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node)
+                try:
+                    mapping[key] = self.build(value_node)
+                except TypeError:
+                    line = key_node.start_mark.line + 1
+                    raise ParseError(f"invalid YAML at line {line}: a mapping key must be a "
+                                     "plain value, not a list or mapping") from None
+            self.building.discard(node)
+            self.memo[node] = mapping
+            return mapping
+        if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+            self.building.add(node)
+            sequence = [self.build(child) for child in node.value]
+            self.building.discard(node)
+            self.memo[node] = sequence
+            return sequence
+        # anything else (sets, ordered maps, unknown tags): SafeConstructor, which may refuse it
+        value = yaml.constructor.SafeConstructor.construct_document(self.loader, node)
+        self.memo[node] = value
+        return value
+
 
 #: Largest document, counted as nodes once every alias is expanded.
 MAX_EXPANDED_NODES = 1_000_000
