@@ -1,0 +1,53 @@
+"""The Kubernetes kinds the reconciler reads and writes, and where they live in the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    kind: str
+    api_version: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0] if "/" in self.api_version else ""
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The REST path: /api/v1/... for the core group, /apis/<group>/<version>/... otherwise."""
+        base = f"/apis/{self.api_version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+KINDS: dict[str, Kind] = {k.kind: k for k in (
+    Kind("Namespace", "v1", "namespaces", namespaced=False),
+    Kind("Deployment", "apps/v1", "deployments"),
+    Kind("StatefulSet", "apps/v1", "statefulsets"),
+    Kind("ReplicaSet", "apps/v1", "replicasets"),
+    Kind("ControllerRevision", "apps/v1", "controllerrevisions"),
+    Kind("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets"),
+    Kind("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers"),
+    Kind("Pod", "v1", "pods"),
+    Kind("Lease", "coordination.k8s.io/v1", "leases"),
+)}
+
+#: Kinds the reconciler renders and manages, in apply order.
+MANAGED_KINDS = ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def kind_of(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unsupported kind {name!r}; known: {', '.join(KINDS)}") from None
