@@ -31,6 +31,8 @@ class TreeRender:
     issues: list[Issue] = field(default_factory=list)
     #: every service read, in order (also those with no instance on the chosen clusters)
     services: list[str] = field(default_factory=list)
+    #: with an `encode` function: each result encoded, in order (results then carry no objects)
+    encoded: list[str] = field(default_factory=list)
 
 
 #: Below this many services a second process costs more than it saves.
@@ -39,15 +41,18 @@ PARALLEL_MIN_SERVICES = 64
 
 def render_tree(source: SoaSource, clusters: Iterable[str] | None,
                 settings_for: Callable[[str], RenderSettings],
-                services: Iterable[str] | None = None, workers: int = 1) -> TreeRender:
+                services: Iterable[str] | None = None, workers: int = 1,
+                encode: Callable[[RenderResult], str] | None = None) -> TreeRender:
     """Render `services` (default: all) for `clusters` (default: every cluster each service has).
 
     With `workers` > 1 on a platform that can fork, services are split into ordered chunks
-    rendered by that many processes; the result is the same, in the same order.
+    rendered by that many processes; the result is the same, in the same order. `encode`
+    turns each result into its output text where it is rendered (in the worker), so that
+    the objects themselves need not travel back.
     """
     names, skipped = source.services()
     wanted = list(names) if services is None else list(services)
-    job = _Job(source, None if clusters is None else list(clusters), settings_for)
+    job = _Job(source, None if clusters is None else list(clusters), settings_for, encode)
     out = TreeRender(issues=list(skipped))
     if workers > 1 and len(wanted) >= PARALLEL_MIN_SERVICES and \
             "fork" in multiprocessing.get_all_start_methods():
@@ -63,6 +68,7 @@ def render_tree(source: SoaSource, clusters: Iterable[str] | None,
         out.results.extend(part.results)
         out.issues.extend(part.issues)
         out.services.extend(part.services)
+        out.encoded.extend(part.encoded)
     return out
 
 
@@ -71,6 +77,7 @@ class _Job:
     source: SoaSource
     clusters: list[str] | None
     settings_for: Callable[[str], RenderSettings]
+    encode: Callable[[RenderResult], str] | None = None
 
     def run(self, services: list[str]) -> TreeRender:
         out = TreeRender()
@@ -80,6 +87,9 @@ class _Job:
                 out.issues.extend(load.issues)
                 if load.cluster:
                     out.results.extend(render_service(load, self.settings_for(load.cluster)))
+        if self.encode is not None:
+            out.encoded = [self.encode(r) for r in out.results]
+            out.results = [replace(r, objects=()) for r in out.results]
         return out
 
 

@@ -54,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
     for target in args.targets:
         service, _, instance = target.partition(".")
         if instance:
-            chosen = wanted.setdefault(service, set())
-            if chosen is not None:
-                chosen.add(instance)
+            instances = wanted.setdefault(service, set())
+            if instances is not None:
+                instances.add(instance)
         else:
             wanted[service] = None
     known, _ = tree.services()
@@ -69,17 +69,21 @@ def run(args: argparse.Namespace) -> int:
         clusters = list(config.clusters)
     else:
         clusters = None
+    encode = _jsonl_line if args.output == "jsonl" else None
     rendered = render_tree(tree, clusters, settings_factory(config, args.docker_registry),
-                           list(wanted) if wanted else None, workers=worker_count())
-    results = [r for r in rendered.results
-               if not wanted.get(r.service) or r.instance in (wanted[r.service] or ())]
+                           list(wanted) if wanted else None, workers=worker_count(), encode=encode)
+    chosen = [not wanted.get(r.service) or r.instance in (wanted[r.service] or ())
+              for r in rendered.results]
+    results = [r for r, keep in zip(rendered.results, chosen) if keep]
     if wanted:
         _check_instances_exist(wanted, results)
     for issue in rendered.issues:
         if not issue.is_error and not args.all:
             err(f"warning: {issue}")
-    writer = {"jsonl": _jsonl, "json": _json, "yaml": _yaml}[args.output]
-    writer(results, sys.stdout)
+    if encode is not None:
+        sys.stdout.write("".join(line for line, keep in zip(rendered.encoded, chosen) if keep))
+    else:
+        (_json if args.output == "json" else _yaml)(results, sys.stdout)
     for result in results:
         if result.outcome is Outcome.NOT_DEPLOYED and not args.all:
             err(f"{result.service}.{result.instance} on {result.cluster}: not deployed yet "
@@ -97,10 +101,14 @@ def _check_instances_exist(wanted: dict[str, set[str] | None], results: list[Ren
                 raise UsageError(f"no instance {service}.{instance} on the selected clusters")
 
 
-def _jsonl(results: list[RenderResult], out: TextIO) -> None:
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    out.write("".join(dumps(r.to_record()) + "\n" for r in results
-                      if r.outcome is not Outcome.NOT_DEPLOYED))
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _jsonl_line(result: RenderResult) -> str:
+    """One `-o jsonl` line; instances not deployed yet are left out (empty string)."""
+    if result.outcome is Outcome.NOT_DEPLOYED:
+        return ""
+    return _compact(result.to_record()) + "\n"
 
 
 def _objects(results: list[RenderResult]) -> list[dict[str, Any]]:

@@ -51,7 +51,7 @@ def horizontal_pod_autoscaler(config: InstanceConfig, settings: RenderSettings, 
     providers = config.metrics_providers or ()
     metrics = [
         {"type": "Resource", "resource": {"name": p.type, "target": {
-            "type": "Utilization", "averageUtilization": round(p.setpoint * 100)}}}
+            "type": "Utilization", "averageUtilization": int(p.setpoint * 100)}}}
         for p in providers
     ] or [{"type": "Resource", "resource": {"name": "cpu", "target": {
         "type": "Utilization", "averageUtilization": 80}}}]

@@ -230,8 +230,8 @@ def _load_instance(
     if blocked_by:
         return failed(*(error(f, "could not be read, so this instance cannot be rendered", **where)
                         for f in blocked_by))
-    if raw is None:
-        raw = {}
+    if raw is None:  # `main:` with nothing after it; PaaSTA refuses it too
+        return failed(error(source, "has no value: write `{}` to take every default", **where))
     if not isinstance(raw, dict):
         return failed(error(source, f"must be a mapping of keys (got {type(raw).__name__})", **where))
     auto_file = f"{service}/{autotuned_file_name(cluster)}"
@@ -316,7 +316,7 @@ def build_config(service: str, instance: str, cluster: str, source: str, deploy_
         healthcheck=healthcheck,
         termination_grace_period_seconds=None if grace is None else int(grace),
         persistent_volumes=tuple(
-            PersistentVolume(v["container_path"], int(v["size"]), v.get("mode", "RW") == "RO",
+            PersistentVolume(v["container_path"], int(v["size"]), v.get("mode", "RO") == "RO",
                              v.get("storage_class_name"))
             for v in c.get("persistent_volumes") or ()),
         pod_management_policy=c.get("pod_management_policy", "OrderedReady"),

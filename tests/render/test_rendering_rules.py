@@ -135,9 +135,11 @@ def test_persistent_volumes_make_a_statefulset() -> None:
                       {"name": "pv--slash-etcslash-ro", "mountPath": "/etc/ro/", "readOnly": True}]
 
 
-def test_statefulset_default_pod_management_policy() -> None:
+def test_statefulset_defaults_ordered_and_read_only_like_paasta() -> None:
     work = workload("main: {persistent_volumes: [{container_path: /d, size: 1}]}")
     assert work["spec"]["podManagementPolicy"] == "OrderedReady"
+    mount = work["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]
+    assert mount == {"name": "pv--slash-d", "mountPath": "/d", "readOnly": True}
 
 
 # --- autoscaling -------------------------------------------------------------------------------
@@ -160,12 +162,12 @@ def test_hpa_metrics_from_providers() -> None:
         main:
           max_instances: 10
           autoscaling:
-            metrics_providers: [{type: cpu, setpoint: 0.6}, {type: memory, setpoint: 0.75}]
+            metrics_providers: [{type: cpu, setpoint: 0.57}, {type: memory, setpoint: 0.75}]
             scaledown_policies: {stabilizationWindowSeconds: 60}
     """)["HorizontalPodAutoscaler"]
     targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"]
                for m in hpa["spec"]["metrics"]}
-    assert targets == {"cpu": 60, "memory": 75}
+    assert targets == {"cpu": 56, "memory": 75}  # int(0.57 * 100) == 56, as PaaSTA computes it
     assert hpa["spec"]["minReplicas"] == 1
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 60
 

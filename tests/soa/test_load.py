@@ -69,7 +69,8 @@ def test_empty_instance_renders_with_defaults_and_warns() -> None:
     result = instance("main: {}")
     assert result.config is not None and result.config.instances == 1
     assert [i.severity.value for i in result.issues] == ["warning"]
-    assert instance("main:\n").config is not None  # `main:` with no value is the same
+    empty = instance("main:\n")  # no value at all is not a mapping: PaaSTA refuses it too
+    assert empty.config is None and "has no value" in messages(empty)
 
 
 # --- deploy groups ------------------------------------------------------------------------------
