@@ -14,8 +14,14 @@ def image(config: InstanceConfig, version: DeployedVersion, registry: str | None
     return f"{registry.rstrip('/')}/{version.docker_image}" if registry else version.docker_image
 
 
-def environment(config: InstanceConfig, version: DeployedVersion) -> list[dict[str, str]]:
-    """Platform variables, then the user's (which may override them), then PAASTA_PORT."""
+#: Facts only the pod knows, from the downward API, as PaaSTA provides them.
+POD_FIELDS = (("PAASTA_POD_IP", "status.podIP"), ("POD_NAME", "metadata.name"),
+              ("PAASTA_HOST", "spec.nodeName"))
+
+
+def environment(config: InstanceConfig, version: DeployedVersion) -> list[dict[str, Any]]:
+    """Platform variables, then the user's (which may override them), then PAASTA_PORT and
+    the pod's own IP, name and node."""
     env = {
         "PAASTA_SERVICE": config.service,
         "PAASTA_INSTANCE": config.instance,
@@ -31,7 +37,9 @@ def environment(config: InstanceConfig, version: DeployedVersion) -> list[dict[s
         env["PAASTA_IMAGE_VERSION"] = version.image_version
     env.update(config.env)
     env["PAASTA_PORT"] = str(config.container_port)
-    return [{"name": name, "value": value} for name, value in env.items()]
+    pod_fields = [(name, path) for name, path in POD_FIELDS if name not in env]
+    return [{"name": name, "value": value} for name, value in env.items()] + [
+        {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}} for name, path in pod_fields]
 
 
 def resources(config: InstanceConfig) -> dict[str, dict[str, str]]:

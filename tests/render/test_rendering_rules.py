@@ -11,7 +11,7 @@ from tests.helpers import CLUSTER, main_container, objects, render, workload
 
 
 def env_of(container: dict) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container["env"]}
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -256,6 +256,15 @@ def test_platform_environment() -> None:
         "PAASTA_RESOURCE_CPUS": "0.5", "PAASTA_RESOURCE_MEM": "1024", "PAASTA_RESOURCE_DISK": "1024",
         "PAASTA_PORT": "8888",
     }
+
+
+def test_pod_facts_from_the_downward_api() -> None:
+    env = main_container("main: {}")["env"]
+    from_pod = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in env if "valueFrom" in e}
+    assert from_pod == {"PAASTA_POD_IP": "status.podIP", "POD_NAME": "metadata.name",
+                        "PAASTA_HOST": "spec.nodeName"}
+    overridden = main_container("main: {env: {POD_NAME: fixed}}")["env"]
+    assert [e for e in overridden if e["name"] == "POD_NAME"] == [{"name": "POD_NAME", "value": "fixed"}]
 
 
 def test_user_env_merges_and_overrides_platform_but_not_port() -> None:
