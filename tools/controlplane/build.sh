@@ -8,6 +8,8 @@
 # and the script is a no-op when that directory already holds every binary.
 # The last line printed on stdout is always the bin directory; all progress
 # output goes to stderr, so `BIN=$(tools/controlplane/build.sh | tail -n1)` works.
+# `build.sh --check` builds nothing: it prints the bin dir and exits 0 when
+# every binary is there, 1 when a build is due.
 #
 # Tunables (environment):
 #   CONTROLPLANE_BUILD_JOBS  value for `go build -p` (default: 1 if less than
@@ -44,6 +46,13 @@ have_all() {
     [[ -x "$bin/$b" ]] || return 1
   done
 }
+
+# --check: print the bin dir; exit 0 when it is complete, 1 when a build is due
+if [[ "${1:-}" == --check ]]; then
+  echo "$bin"
+  have_all
+  exit
+fi
 
 if have_all; then
   log "all binaries present for $key"

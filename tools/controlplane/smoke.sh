@@ -3,7 +3,7 @@
 #   build (cached) -> cluster.sh up (2 fake nodes) -> Deployment of 3 busybox
 #   pods becomes Ready -> "crashloop" pods never become Ready and report
 #   CrashLoopBackOff -> a Job completes -> deleted pods go away ->
-#   cluster.sh down -> no process of the bin dir is left.
+#   cluster.sh down -> no process of this cluster is left.
 # Prints timings; exits non-zero on the first failed check.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -119,10 +119,12 @@ wait_until 60 "pods of deleted deployments gone" no_pods
 t_checks=$(ms)
 "$here/cluster.sh" down "$W"
 t_down=$(ms)
+# only this smoke run's processes (other clusters of the same bin dir may run)
 leftover=""
 for p in /proc/[0-9]*; do
   exe=$(readlink "$p/exe" 2>/dev/null || true)
-  [[ "$exe" == "$BIN"/* ]] && leftover+=" ${p#/proc/}:$exe"
+  [[ "$exe" == "$BIN"/* ]] || continue
+  tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qF -- "=$W/" && leftover+=" ${p#/proc/}:$exe"
 done
 [[ -z "$leftover" ]] || fail "stray processes:$leftover"
 
