@@ -1,0 +1,22 @@
+"""A Cluster for each configured cluster: the Kubernetes backend, or the simulated one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.cluster.protocol import Cluster
+from reconciler.config import ClusterConfig
+
+
+def connect(config: ClusterConfig) -> Cluster:
+    """The backend a cluster's settings ask for (kubeconfig/context, in_cluster, or sim)."""
+    if config.sim_state:
+        from reconciler.cluster.sim.backend import SimCluster
+
+        Path(config.sim_state).parent.mkdir(parents=True, exist_ok=True)
+        return SimCluster(config.name, config.sim_state, pod_ready_seconds=config.sim_pod_ready_seconds)
+    from reconciler.cluster.kube import KubeCluster
+
+    if config.in_cluster:
+        return KubeCluster.in_cluster(config.name)
+    return KubeCluster.from_kubeconfig(config.name, config.kubeconfig, config.context)
