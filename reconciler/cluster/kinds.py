@@ -41,8 +41,6 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
     Kind("Lease", "coordination.k8s.io/v1", "leases"),
 )}
 
-#: Kinds the reconciler renders and manages, in apply order.
-MANAGED_KINDS = ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 

@@ -1,10 +1,9 @@
-"""Kubernetes label selectors in their string form (`a=b,c!=d,e,!f,g in (x,y)`), parsed and matched."""
+"""Kubernetes label selectors in their string form (`a=b,c!=d,e,!f,g in (x,y)`), parsed."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
 
 _SET = re.compile(r"^\s*([^\s!=,()]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
@@ -14,21 +13,6 @@ class Requirement:
     key: str
     op: str  # "=", "!=", "exists", "!exists", "in", "notin"
     values: tuple[str, ...] = ()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        present = self.key in labels
-        value = labels.get(self.key)
-        if self.op == "=":
-            return present and value == self.values[0]
-        if self.op == "!=":
-            return not present or value != self.values[0]
-        if self.op == "exists":
-            return present
-        if self.op == "!exists":
-            return not present
-        if self.op == "in":
-            return present and value in self.values
-        return not present or value not in self.values
 
 
 def _split(selector: str) -> list[str]:
@@ -65,12 +49,3 @@ def parse_selector(selector: str | None) -> tuple[Requirement, ...]:
         else:
             raise ValueError(f"cannot parse label selector {selector!r} at {part!r}")
     return tuple(out)
-
-
-def matches(selector: str | None, labels: Mapping[str, str] | None) -> bool:
-    return all(r.matches(labels or {}) for r in parse_selector(selector))
-
-
-def selector_string(labels: Mapping[str, str]) -> str:
-    """`{"a": "b"}` -> `a=b` (equality requirements, sorted)."""
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))

@@ -61,11 +61,6 @@ class ServiceLoad:
     pipeline: tuple[DeployStep, ...] | None = None
     docker_registry: str | None = None
 
-    @property
-    def complete(self) -> bool:
-        """True when every file of the service was read and no finding is an error."""
-        return not any(i.is_error for i in self.issues) and not any(r.errors for r in self.instances)
-
 
 def _parse_mapping(files: ServiceFiles, name: str, issues: list[Issue]) -> tuple[dict[str, Any] | None, bool]:
     """Parse a YAML mapping file: (content or None when absent, whether it failed)."""
