@@ -348,17 +348,11 @@ class Txn:
         fieldsV1 trees still as references."""
         info = kind_of(kind)
         head = _dumps({"apiVersion": info.api_version, "kind": kind})[:-1] + ',"metadata":'
-        where, params = selector_sql(selector)
+        clause, clause_args = self._where(kind, namespace, selector)
         query = "SELECT ? || meta"
         query += " || '}'" if metadata_only else " || CASE WHEN rest = '{}' THEN '}' ELSE ',' || substr(rest, 2) END"
-        query += " AS doc FROM objects WHERE kind = ?"
-        args: list[Any] = [head, kind]
-        if namespace is not None:
-            query += " AND namespace = ?"
-            args.append(namespace)
-        if where:
-            query += " AND " + where
-            args += params
+        query += " AS doc" + clause
+        args: list[Any] = [head, *clause_args]
         found = self.conn.execute(
             f"SELECT '[' || coalesce(group_concat(doc, ','), '') || ']' FROM ({query} ORDER BY namespace, name)",
             args).fetchone()
