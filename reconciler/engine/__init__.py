@@ -1,0 +1,1 @@
+"""The reconcile engine: pure functions from desired and live objects to decisions."""

@@ -1,0 +1,213 @@
+"""Drift: the fields the reconciler owns that differ between a desired and a live object.
+
+A subset comparison: only what the desired object sets is compared. Both sides are first
+aligned (lists with a merge key matched by key, not position; empty desired values the server
+drops matched by an absent live field; ignored JSON pointers removed) and normalised
+(Kubernetes quantities, int-or-string), then compared with DeepDiff.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from deepdiff import DeepDiff
+
+#: Lists Kubernetes merges by key (patchMergeKey / listMapKeys), by the field that holds them.
+_KEYS: dict[str, Callable[[Any], object]] = {
+    "containers": lambda e: e.get("name"),
+    "initContainers": lambda e: e.get("name"),
+    "ephemeralContainers": lambda e: e.get("name"),
+    "env": lambda e: e.get("name"),
+    "volumes": lambda e: e.get("name"),
+    "imagePullSecrets": lambda e: e.get("name"),
+    "volumeMounts": lambda e: e.get("mountPath"),
+    "volumeDevices": lambda e: e.get("devicePath"),
+    "volumeClaimTemplates": lambda e: (e.get("metadata") or {}).get("name"),
+    "ports": lambda e: (e.get("containerPort", e.get("port")), e.get("protocol") or "TCP"),
+}
+#: Maps whose values are quantities, and fields that are quantities themselves.
+_QUANTITY_MAPS = frozenset({"requests", "limits", "capacity", "allocatable"})
+_QUANTITY_FIELDS = frozenset({"averageValue", "sizeLimit"})
+#: IntOrString fields: "8080" and 8080 are the same value ("5%" stays a string).
+_INT_OR_STRING = frozenset({"maxUnavailable", "maxSurge", "minAvailable", "port", "targetPort"})
+
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$")
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class _Missing:
+    """A keyed list entry that the live object lacks."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One differing field: `path` in report form (`spec.template.spec.containers[0].image`,
+    list indices those of the desired object); `live` is None when the field is absent."""
+
+    path: str
+    desired: Any
+    live: Any
+
+
+def differences(desired: dict[str, Any], live: dict[str, Any],
+                ignore: Iterable[str] = ()) -> list[Difference]:
+    """The fields set in `desired` whose value differs in `live`, sorted by path. `ignore` holds
+    JSON pointers (`/spec/template/metadata/annotations/injected-by`) left out of the comparison."""
+    pointers = [_parse_pointer(p) for p in ignore]
+    desired_tree, live_tree = _without(desired, pointers), _without(live, pointers)
+    wanted, seen = _align(desired_tree, live_tree, "")
+    diff = DeepDiff(_normalise(wanted, ""), _normalise(seen, ""), ignore_order=False, threshold_to_diff_deeper=0,
+                    verbose_level=2, view="tree")
+    found: dict[str, Difference] = {}
+    for levels in diff.tree.values():
+        for level in levels:
+            keys: list[Any] = level.path(output_format="list")
+            path = report_path(keys)
+            found[path] = Difference(path, _lookup(wanted, keys), _lookup(seen, keys))
+    return [found[p] for p in sorted(found)]
+
+
+def report_path(keys: Sequence[Any]) -> str:
+    """`['spec', 'containers', 0, 'image']` -> `spec.containers[0].image`; keys that are not
+    identifiers are quoted: `metadata.labels["example.com/managed"]`."""
+    out = ""
+    for key in keys:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif _IDENTIFIER.match(str(key)):
+            out += f".{key}" if out else str(key)
+        else:
+            out += f'["{key}"]'
+    return out
+
+
+def _parse_pointer(pointer: str) -> list[str]:
+    if pointer in ("", "/"):
+        return []
+    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+
+
+def _without(tree: Any, pointers: list[list[str]]) -> Any:
+    """A copy of `tree` without the fields the pointers name (absent ones are no error)."""
+    if not pointers:
+        return tree
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            rest = [p[1:] for p in pointers if p and p[0] == key]
+            if any(not r for r in rest):
+                continue
+            out[key] = _without(value, rest)
+        return out
+    if isinstance(tree, list):
+        items: list[Any] = []
+        for index, value in enumerate(tree):
+            rest = [p[1:] for p in pointers if p and p[0] == str(index)]
+            if any(not r for r in rest):
+                continue
+            items.append(_without(value, rest))
+        return items
+    return tree
+
+
+def _empty(value: Any) -> bool:
+    """Values the API server drops (omitempty): the reconciler setting them is no drift."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == 0
+    return isinstance(value, (str, list, dict)) and not value
+
+
+def _pruned(value: Any) -> Any:
+    """`value` without the empty values inside it (what the server would store of it)."""
+    if isinstance(value, dict):
+        return {k: p for k, v in value.items() if not _empty(p := _pruned(v))}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+def _align(desired: Any, live: Any, field: str) -> tuple[Any, Any]:
+    """(desired, live) cut down to what desired sets, with keyed list entries of live moved to
+    the index of their desired counterpart. A live dict lacking a desired key lacks it here too."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        want: dict[str, Any] = {}
+        seen: dict[str, Any] = {}
+        for key, value in desired.items():
+            if key not in live:
+                if not _empty(_pruned(value)):
+                    want[key] = value
+                continue
+            if _empty(value) and _empty(live[key]):
+                continue
+            want[key], seen[key] = _align(value, live[key], key)
+        return want, seen
+    if isinstance(desired, list) and isinstance(live, list):
+        key_of = _KEYS.get(field)
+        if key_of is not None and all(isinstance(e, dict) for e in desired + live):
+            by_key = {key_of(e): e for e in live}
+            pairs = [_align(e, by_key[key_of(e)], "") if key_of(e) in by_key else (e, _MISSING)
+                     for e in desired]
+        else:  # atomic list: compared by position, extra live entries are drift
+            pairs = [_align(d, l, "") for d, l in zip(desired, live)]
+            pairs += [(d, _MISSING) for d in desired[len(live):]]
+            pairs += [(_MISSING, l) for l in live[len(desired):]]
+        return [d for d, _ in pairs], [l for _, l in pairs]
+    return desired, live
+
+
+def _normalise(tree: Any, field: str) -> Any:
+    """Comparable form: quantities as exact fractions, int-or-string digits as ints."""
+    if isinstance(tree, dict):
+        return {k: (_quantity(v) if field in _QUANTITY_MAPS else _normalise(v, k)) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_normalise(v, field) for v in tree]
+    if tree is _MISSING:
+        return None
+    if field in _QUANTITY_FIELDS:
+        return _quantity(tree)
+    if field in _INT_OR_STRING and isinstance(tree, str) and tree.isdigit():
+        return int(tree)
+    return tree
+
+
+def _quantity(value: Any) -> Any:
+    """A quantity as a string of its exact value ("1Gi" and "1024Mi" alike), else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return value
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        return value
+    number, suffix = Fraction(match.group(1)), match.group(2) or ""
+    if suffix in _BINARY:
+        number *= 2 ** _BINARY[suffix]
+    elif suffix in _DECIMAL:
+        number *= Fraction(10) ** _DECIMAL[suffix]
+    else:
+        number *= Fraction(10) ** int(suffix[1:])
+    return f"quantity:{number}"
+
+
+def _lookup(tree: Any, keys: Sequence[Any]) -> Any:
+    """The original value at `keys`, None where it is absent."""
+    for key in keys:
+        if isinstance(tree, dict) and key in tree:
+            tree = tree[key]
+        elif isinstance(tree, list) and isinstance(key, int) and key < len(tree):
+            tree = tree[key]
+        else:
+            return None
+    return None if tree is _MISSING else tree
