@@ -7,7 +7,7 @@ import gc
 import sys
 
 from reconciler import __version__
-from reconciler.cli import render_cmd, validate_cmd
+from reconciler.cli import render_cmd, sim_cmd, validate_cmd
 from reconciler.cli.common import EXIT_ERROR, UsageError, err
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     validate_cmd.add_parser(sub)
     render_cmd.add_parser(sub)
+    sim_cmd.add_parser(sub)
     return parser
 
 
