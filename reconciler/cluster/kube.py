@@ -19,7 +19,7 @@ from reconciler.cluster.kinds import WORKLOAD_KINDS, Kind, kind_of
 from reconciler.cluster.kube_config import Connection, from_kubeconfig, in_cluster
 from reconciler.cluster.kube_http import Request, TransferStats, Transport
 from reconciler.cluster.protocol import FIELD_MANAGER, Obj, RequestCounters
-from reconciler.cluster.status import RolloutStatus, rollout_status
+from reconciler.engine.health import RolloutStatus, rollout_status
 
 #: The server turns a list into PartialObjectMetadata items (metadata only) for this Accept.
 METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"

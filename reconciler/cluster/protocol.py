@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.cluster.status import RolloutStatus
+from reconciler.engine.health import RolloutStatus
 
 FIELD_MANAGER = "reconciler"
 #: Writes the first replicas of an autoscaled workload, once, so the reconciler never owns them.

@@ -7,7 +7,7 @@ import pytest
 from reconciler.cluster.errors import Conflict, Forbidden, Invalid, NotFound, Timeout, Unavailable, from_status
 from reconciler.cluster.kinds import kind_of
 from reconciler.cluster.selectors import Requirement, parse_selector
-from reconciler.cluster.status import rollout_status
+from reconciler.engine.health import rollout_status
 
 
 def test_parse_selector() -> None:

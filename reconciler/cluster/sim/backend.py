@@ -25,7 +25,7 @@ from reconciler.cluster.sim.faults import Faults
 from reconciler.cluster.sim.merge import clone
 from reconciler.cluster.sim.pods import Settings
 from reconciler.cluster.sim.store import Row, Store, Txn
-from reconciler.cluster.status import RolloutStatus, rollout_status
+from reconciler.engine.health import RolloutStatus, rollout_status
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 PROPAGATION = ("Background", "Foreground", "Orphan")

@@ -1,4 +1,4 @@
-"""Rollout status of a workload, read from its object with kubectl's rollout-status rules (pure)."""
+"""Rollout health of a workload, read from its object with kubectl's rollout-status rules (pure)."""
 
 from __future__ import annotations
 
