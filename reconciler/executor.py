@@ -1,0 +1,116 @@
+"""Carrying out a plan on one cluster: server-side apply, deletes, and what became of each action.
+
+The plan (pure, `reconciler.engine.plan`) decides; this module only talks to the cluster. One
+object's failure never stops the others; every outcome is recorded with its error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.cluster.errors import ClusterError, Conflict, NotFound
+from reconciler.cluster.protocol import INITIAL_REPLICAS_MANAGER, Cluster
+from reconciler.engine.plan import Action, Plan
+
+WRITING_ACTIONS = ("create", "update", "scale", "delete")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one action: `ok`, or the error that stopped it."""
+
+    action: Action
+    ok: bool
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.action.as_dict(), "result": "ok" if self.ok else "failed", "error": self.error}
+
+
+def execute(cluster: Cluster, plan: Plan, *, label_domain: str, dry_run: bool = False) -> list[Outcome]:
+    """Apply `plan`'s create/update/scale/delete actions in order; noop and wait do nothing.
+
+    With `dry_run` every write is sent as a server dry run, except for objects inside a namespace
+    the plan itself creates: the server cannot check those before the namespace exists.
+    """
+    initial = _initial_replicas(plan)
+    new_namespaces = {a.name for a in plan.actions if a.kind == "Namespace" and a.action == "create"}
+    outcomes = []
+    for action in plan.actions:
+        if action.action not in WRITING_ACTIONS:
+            continue
+        if dry_run and action.namespace in new_namespaces:
+            outcomes.append(Outcome(action, True))
+            continue
+        try:
+            if action.action == "delete":
+                _delete(cluster, action, dry_run)
+            else:
+                _apply(cluster, action, label_domain, initial, dry_run)
+        except ClusterError as exc:
+            outcomes.append(Outcome(action, False, str(exc)))
+        else:
+            outcomes.append(Outcome(action, True))
+    return outcomes
+
+
+def _initial_replicas(plan: Plan) -> dict[tuple[str | None, str], int]:
+    """minReplicas of each HPA in the plan, by the workload it scales (namespace, name)."""
+    found = {}
+    for action in plan.actions:
+        desired = action.desired
+        if action.kind == "HorizontalPodAutoscaler" and desired is not None:
+            spec = desired.get("spec") or {}
+            target = (spec.get("scaleTargetRef") or {}).get("name")
+            if target and isinstance(spec.get("minReplicas"), int):
+                found[(action.namespace, str(target))] = int(spec["minReplicas"])
+    return found
+
+
+def _apply(cluster: Cluster, action: Action, label_domain: str,
+           initial: Mapping[tuple[str | None, str], int], dry_run: bool) -> None:
+    desired = dict(action.desired or {})
+    if action.action == "create":
+        _refuse_collision(cluster, action, label_domain)
+    cluster.apply(desired, dry_run=dry_run)
+    spec = desired.get("spec") or {}
+    if action.action == "create" and action.kind in WORKLOAD_KINDS and "replicas" not in spec:
+        # Autoscaled: the first replicas are written once, by a manager of their own, so that the
+        # reconciler never owns the field the HPA manages from then on (soa-configs.md section 5).
+        replicas = initial.get((action.namespace, action.name), 1)
+        cluster.apply({"apiVersion": desired["apiVersion"], "kind": desired["kind"],
+                       "metadata": {"name": action.name, "namespace": action.namespace},
+                       "spec": {"replicas": replicas}},
+                      field_manager=INITIAL_REPLICAS_MANAGER, dry_run=dry_run)
+
+
+def _refuse_collision(cluster: Cluster, action: Action, label_domain: str) -> None:
+    """Before a create: an unmanaged object of that name is never taken over."""
+    try:
+        live = cluster.get(action.kind, action.name, action.namespace)
+    except NotFound:
+        return
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    if labels.get(f"{label_domain}/managed") != "true":
+        raise Conflict(f"{action.kind} {action.namespace or ''}/{action.name}: an unmanaged object of "
+                       "that name exists; not touched")
+
+
+def _delete(cluster: Cluster, action: Action, dry_run: bool) -> None:
+    uid = ((action.live or {}).get("metadata") or {}).get("uid")
+    try:
+        cluster.delete(action.kind, action.name, action.namespace, uid=uid, dry_run=dry_run)
+    except NotFound:
+        return  # already gone: what the action wanted
+
+
+def list_live(cluster: Cluster, label_domain: str) -> list[dict[str, Any]]:
+    """The cluster's managed objects: one LIST per kind (workloads in full, the rest metadata-only)."""
+    selector = f"{label_domain}/managed=true"
+    live: list[dict[str, Any]] = []
+    for kind in ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
+        live.extend(cluster.list(kind, selector=selector, metadata_only=kind not in WORKLOAD_KINDS))
+    return live
