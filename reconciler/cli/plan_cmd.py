@@ -1,0 +1,101 @@
+"""`reconciler plan` (alias `diff`) and `reconciler apply [--dry-run]`: one cycle, by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from reconciler.cli.common import (
+    EXIT_DIFFERENCES,
+    EXIT_ERROR,
+    EXIT_OK,
+    UsageError,
+    err,
+    maybe_config,
+    settings_factory,
+    soa_dir,
+    worker_count,
+)
+from reconciler.cluster.errors import ClusterError
+from reconciler.cluster.factory import connect
+from reconciler.cycle import CycleResult, reconcile
+from reconciler.desired import render_tree
+from reconciler.soa.tree import DirectoryTree
+
+
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    for name, aliases, help_text in (("plan", ["diff"], "show what a cycle would change, and why"),
+                                     ("apply", [], "carry out a cycle: apply the changes within the budgets")):
+        p = sub.add_parser(name, aliases=aliases, help=help_text, description=(
+            help_text + ". Exit codes: plan 0 nothing to do, 1 differences, 2 error; apply 0 when every "
+            "action it took succeeded (waiting is not a failure), 1 when one failed, 2 on error."))
+        p.add_argument("--config", required=True, help="reconciler.yaml (clusters, budgets, prune)")
+        p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's `path:` source)")
+        p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
+        p.add_argument("--service", action="append", help="only this service (repeatable)")
+        p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+        if name == "apply":
+            p.add_argument("--dry-run", action="store_true", help="the same cycle as server dry runs")
+            p.add_argument("--allow-mass-prune", action="store_true",
+                           help="lift max_prune_fraction for this run")
+        p.set_defaults(func=run, apply=name == "apply")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = maybe_config(args.config)
+    assert config is not None  # --config is required
+    unknown = [c for c in args.cluster or () if c not in config.clusters]
+    if unknown:
+        raise UsageError(f"no such cluster in {args.config}: {', '.join(unknown)}")
+    clusters = args.cluster or list(config.clusters)
+    tree = DirectoryTree(soa_dir(args.soa_dir, config))
+    rendered = render_tree(tree, clusters, settings_factory(config, None), args.service,
+                           workers=worker_count())
+    results: list[CycleResult] = []
+    failed_clusters = []
+    for name in clusters:
+        try:
+            backend = connect(config.clusters[name])
+            try:
+                results.append(reconcile(
+                    backend, config.clusters[name], rendered, label_domain=config.label_domain,
+                    apply=args.apply, dry_run=getattr(args, "dry_run", False),
+                    allow_mass_prune=getattr(args, "allow_mass_prune", False),
+                    services=frozenset(args.service) if args.service else None))
+            finally:
+                backend.close()
+        except ClusterError as exc:  # one cluster failing never stops the others
+            err(f"cluster {name}: {exc}")
+            failed_clusters.append(name)
+    _print(results, args.output)
+    if failed_clusters:
+        return EXIT_ERROR
+    if args.apply:
+        return EXIT_DIFFERENCES if any(r.failed for r in results) else EXIT_OK
+    changing = ("create", "update", "scale", "delete", "wait")
+    return EXIT_DIFFERENCES if any(r.plan.summary()[a] for r in results for a in changing) else EXIT_OK
+
+
+def _print(results: list[CycleResult], output: str) -> None:
+    if output == "json":
+        docs = [r.as_dict() for r in results]
+        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    for result in results:
+        doc = result.as_dict()
+        rows = [[a["action"], a["kind"], a["namespace"] or "-", a["name"],
+                 a["reason"] + (f" [FAILED: {a['error']}]" if a.get("error") else "")]
+                for a in doc["actions"] if a["action"] != "noop"]
+        header = ["ACTION", "KIND", "NAMESPACE", "NAME", "REASON"]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        print(f"cluster {result.cluster}{' (dry run)' if result.dry_run else ''}:")
+        for row in [header, *rows]:
+            print("  " + "  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+        summary = ", ".join(f"{k} {v}" for k, v in doc["summary"].items())
+        print(f"  {summary}; requests {doc['requests']}")
+        prune = doc["prune"]
+        if prune["candidates"]:
+            state = f"refused: {prune['reason']}" if prune["refused"] else "deleting"
+            print(f"  prune: {prune['candidates']} objects no longer in git, {state}")
