@@ -71,3 +71,11 @@ def worker_count() -> int:
         return max(1, int(configured))
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else os.cpu_count() or 1))
+
+
+def print_table(header: list[str], rows: list[list[str]], indent: str = "") -> None:
+    """Columns padded to their widest cell; the last column is never padded."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        print((indent + "  ".join(cells)).rstrip())

@@ -13,6 +13,7 @@ from reconciler.cli.common import (
     UsageError,
     err,
     maybe_config,
+    print_table,
     settings_factory,
     soa_dir,
     worker_count,
@@ -88,11 +89,8 @@ def _print(results: list[CycleResult], output: str) -> None:
         rows = [[a["action"], a["kind"], a["namespace"] or "-", a["name"],
                  a["reason"] + (f" [FAILED: {a['error']}]" if a.get("error") else "")]
                 for a in doc["actions"] if a["action"] != "noop"]
-        header = ["ACTION", "KIND", "NAMESPACE", "NAME", "REASON"]
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
         print(f"cluster {result.cluster}{' (dry run)' if result.dry_run else ''}:")
-        for row in [header, *rows]:
-            print("  " + "  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+        print_table(["ACTION", "KIND", "NAMESPACE", "NAME", "REASON"], rows, indent="  ")
         summary = ", ".join(f"{k} {v}" for k, v in doc["summary"].items())
         print(f"  {summary}; requests {doc['requests']}")
         prune = doc["prune"]

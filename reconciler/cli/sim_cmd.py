@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, maybe_config
+from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, maybe_config, print_table
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.kinds import KINDS
 
@@ -70,11 +70,11 @@ def run(args: argparse.Namespace) -> int:
         json.dump(items[0] if args.action == "get" else items, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print_table(args.kind, items)
+        _print_objects(args.kind, items)
     return EXIT_OK
 
 
-def print_table(kind: str, items: list[dict[str, Any]]) -> None:
+def _print_objects(kind: str, items: list[dict[str, Any]]) -> None:
     if kind in ("Deployment", "StatefulSet"):
         header = ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
         rows = [[_ns(o), o["metadata"]["name"],
@@ -87,9 +87,7 @@ def print_table(kind: str, items: list[dict[str, Any]]) -> None:
     else:
         header = ["NAMESPACE", "NAME", "AGE"]
         rows = [[_ns(o), o["metadata"]["name"], _age(o)] for o in items]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print_table(header, rows)
 
 
 def _ns(obj: dict[str, Any]) -> str:
