@@ -14,6 +14,7 @@ from typing import Any
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
 from reconciler.desired import TreeRender
+from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.plan import Desired, Plan, plan
 from reconciler.engine.rollout import Budget, bounce_annotations, gate, is_bounce
 from reconciler.executor import Outcome, execute, list_live
@@ -82,7 +83,7 @@ def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *
                    allow_mass_prune=allow_mass_prune, allow_recreate=settings.allow_recreate)
     budget = Budget(settings.rollout.max_concurrent_bounces, settings.rollout.max_unavailable_fraction,
                     settings.rollout.bounces_per_minute)
-    workloads = [o for o in live if o.get("kind") in ("Deployment", "StatefulSet")]
+    workloads = [o for o in live if o.get("kind") in WORKLOAD_KINDS]
     gated = gate(planned, workloads, budget, now=now, label_domain=label_domain)
     outcomes: list[Outcome] = []
     if apply:

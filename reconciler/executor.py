@@ -12,10 +12,10 @@ from typing import Any
 
 from reconciler.cluster.errors import ClusterError, Conflict, NotFound
 from reconciler.cluster.protocol import INITIAL_REPLICAS_MANAGER, Cluster
+from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.plan import Action, Plan
 
 WRITING_ACTIONS = ("create", "update", "scale", "delete")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 
 @dataclass(frozen=True)

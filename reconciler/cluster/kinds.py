@@ -41,7 +41,6 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
     Kind("Lease", "coordination.k8s.io/v1", "leases"),
 )}
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 
 def kind_of(name: str) -> Kind:

@@ -15,10 +15,11 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from reconciler.cluster.errors import ClusterError, Invalid
-from reconciler.cluster.kinds import WORKLOAD_KINDS, Kind, kind_of
+from reconciler.cluster.kinds import Kind, kind_of
 from reconciler.cluster.kube_config import Connection, from_kubeconfig, in_cluster
 from reconciler.cluster.kube_http import Request, TransferStats, Transport
 from reconciler.cluster.protocol import FIELD_MANAGER, Obj, RequestCounters
+from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import RolloutStatus, rollout_status
 
 #: The server turns a list into PartialObjectMetadata items (metadata only) for this Accept.
