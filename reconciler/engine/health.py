@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -73,3 +75,87 @@ def rollout_status(obj: dict[str, Any]) -> RolloutStatus:
         update_revision=status.get("updateRevision"),
         current_revision=status.get("currentRevision"),
     )
+
+
+#: Container waiting reasons that mean a pod will not become ready without a change.
+FAILING_REASONS = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
+                             "CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+_NEW_RS_AVAILABLE = "NewReplicaSetAvailable"
+
+COMPLETE, PROGRESSING, FAILED, UNAVAILABLE = "complete", "progressing", "failed", "unavailable"
+
+
+@dataclass(frozen=True)
+class Health:
+    """A workload's health: `complete`, `progressing` (a rollout under way), `failed` (the rollout
+    failed) or `unavailable` (short of available pods outside a rollout: reported, never rolled
+    back). `reason` says why, for people."""
+
+    state: str
+    reason: str = ""
+
+
+def _progressing_reason(status: RolloutStatus) -> str | None:
+    for condition in status.conditions:
+        if condition.get("type") == "Progressing":
+            reason = condition.get("reason")
+            return reason if isinstance(reason, str) else ""
+    return None
+
+
+def in_rollout(status: RolloutStatus) -> bool:
+    """A rollout is under way: the workload is not complete because of a revision change, not
+    because pods were lost afterwards. Deployments: the Progressing condition no longer says
+    NewReplicaSetAvailable (without the condition: not observed yet, or pods of an old revision
+    or too few new ones). StatefulSets: not observed yet, or updateRevision != currentRevision."""
+    if status.complete:
+        return False
+    if not status.observed:
+        return True
+    if status.kind == "StatefulSet":
+        return status.update_revision != status.current_revision
+    reason = _progressing_reason(status)
+    if reason is not None:
+        return reason != _NEW_RS_AVAILABLE
+    return status.updated < status.replicas or status.current > status.updated
+
+
+def pod_problems(pods: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`<pod>: <container> <reason>` for every container of `pods` (init containers included)
+    waiting for a reason in FAILING_REASONS."""
+    found = []
+    for pod in pods:
+        name = (pod.get("metadata") or {}).get("name", "?")
+        status = pod.get("status") or {}
+        for container in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in FAILING_REASONS:
+                found.append(f"{name}: {container.get('name')} {waiting['reason']}")
+    return found
+
+
+def assess(obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], *, now: datetime,
+           rollout_started: datetime | None, progress_deadline_seconds: int) -> Health:
+    """The health of a workload listed in full, given the pods of its new revision.
+
+    A rollout has failed on the Deployment's ProgressDeadlineExceeded condition; for a
+    StatefulSet (which has no such condition) when `progress_deadline_seconds` have passed since
+    `rollout_started`; for both when a pod of the new revision has a container in FAILING_REASONS."""
+    status = rollout_status(dict(obj))
+    if status.complete:
+        return Health(COMPLETE)
+    if not in_rollout(status):
+        return Health(UNAVAILABLE, f"{status.unavailable} of {status.replicas} pods unavailable "
+                                   "outside a rollout")
+    problems = pod_problems(pods)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Health(FAILED, f"pods of the new revision cannot run: {problems[0]}{more}")
+    if status.failed:
+        return Health(FAILED, "ProgressDeadlineExceeded: no progress within progressDeadlineSeconds")
+    if (status.kind == "StatefulSet" and rollout_started is not None
+            and now - rollout_started > timedelta(seconds=progress_deadline_seconds)):
+        return Health(FAILED, f"no complete rollout {progress_deadline_seconds} s after it started "
+                              "(progress_deadline_seconds)")
+    return Health(PROGRESSING, f"{status.updated} of {status.replicas} updated, "
+                               f"{status.available} available")
