@@ -19,8 +19,13 @@ Decisions worth knowing:
     share a name), both in the workloads group.
   The replaced object is never a prune candidate, and its delete is not subject to prune rules.
 - Prune candidates: managed live objects with no desired counterpart, except Namespaces and
-  objects of protected services / instances. Delete actions of objects without service or
+  objects of protected services / instances. A PDB or HPA of an instance that rendered without
+  it (stopped, or no longer autoscaled) is not a prune candidate: it is deleted whatever the
+  prune settings, since git says so for an instance it still has. Delete actions of objects without service or
   instance labels carry "" for them.
+- Drift (with `drift`): an object in sync by config_sha and replicas whose listed fields differ
+  from the rendering gets an `update` (a bounce for workloads) with the fields in the reason,
+  or, with `heal_drift` off, a `noop` that says so.
 - Order: Namespaces, workloads, PDBs/HPAs (and other kinds), then deletions (HPAs, PDBs,
   workloads, other kinds); stable within a group (desired order, then live listing order).
 """
@@ -42,6 +47,9 @@ _APPLY_DEFAULT_RANK = 2
 #: Order of deletions, by kind: dependents before the workloads they point at.
 _DELETE_RANK = {"HorizontalPodAutoscaler": 0, "PodDisruptionBudget": 1, "Deployment": 2, "StatefulSet": 2}
 _DELETE_DEFAULT_RANK = 3
+#: Kinds an instance renders beside its workload; one it no longer renders is deleted with it
+#: in git (not a prune): the HPA of a stopped autoscaled instance.
+_COMPANIONS = frozenset({"HorizontalPodAutoscaler", "PodDisruptionBudget"})
 #: Fields Kubernetes will not change in place, by workload kind.
 _IMMUTABLE = {
     "Deployment": ("selector",),
@@ -73,6 +81,8 @@ class Action:
     reason: str
     desired: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     live: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    #: An update that re-applies the last healthy rendering after a failed rollout.
+    rollback: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The action in the plan JSON shape (spec section 7)."""
@@ -94,12 +104,31 @@ class PruneDecision:
 
 
 @dataclass(frozen=True)
+class Halt:
+    """A deploy group's halted train on one cluster: the instance whose rollout failed, the
+    config_sha that failed, why, and what it was rolled back to (None: not rolled back)."""
+
+    deploy_group: str
+    service: str
+    instance: str
+    failed_config_sha: str
+    reason: str
+    rolled_back_to: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"halted": True, "deploy_group": self.deploy_group, "service": self.service,
+                "instance": self.instance, "failed_config_sha": self.failed_config_sha,
+                "reason": self.reason, "rolled_back_to": self.rolled_back_to}
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The actions for one cluster, in apply order, and the prune decision."""
+    """The actions for one cluster, in apply order, the prune decision and the halted trains."""
 
     cluster: str
     actions: tuple[Action, ...]
     prune: PruneDecision
+    halts: tuple[Halt, ...] = ()
 
     def summary(self) -> dict[str, int]:
         """Counts of each action name; all six keys are present."""
@@ -109,10 +138,11 @@ class Plan:
         return counts
 
     def as_dict(self) -> dict[str, Any]:
-        """cluster, actions, summary and prune of the plan JSON (the caller adds dry_run and
-        requests, which the planner cannot know)."""
+        """cluster, actions, summary, prune and halted trains of the plan JSON (the caller adds
+        dry_run and requests, which the planner cannot know)."""
         return {"cluster": self.cluster, "actions": [a.as_dict() for a in self.actions],
-                "summary": self.summary(), "prune": self.prune.as_dict()}
+                "summary": self.summary(), "prune": self.prune.as_dict(),
+                "halted_trains": [h.as_dict() for h in self.halts]}
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -183,12 +213,29 @@ def immutable_changes(desired: Mapping[str, Any], live: Mapping[str, Any]) -> li
     return changed
 
 
+def _drift(desired: Mapping[str, Any], live: Mapping[str, Any], ignore: Sequence[str]) -> str:
+    """The drifted fields of `live`, for a reason ("" when none or when the listing was
+    metadata-only: a live object without a spec is not compared)."""
+    if "spec" not in live and desired.get("kind") != "Namespace":
+        return ""
+    found = differences(_plain(desired), _plain(live), ignore)
+    if not found:
+        return ""
+    shown = ", ".join(f"{d.path} (git {d.desired!r}, live {d.live!r})" for d in found[:3])
+    return shown + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+
+
 def plan(cluster: str, desired: Sequence[Desired], live: Sequence[Mapping[str, Any]], *,
          label_domain: str, prune: bool = False, max_prune_fraction: float = 0.5,
          sources_ok: bool = True, protected_services: frozenset[str] = frozenset(),
          protected_instances: frozenset[tuple[str, str]] = frozenset(),
-         allow_mass_prune: bool = False, allow_recreate: bool = False) -> Plan:
-    """The plan for `cluster`: see the module docstring for the rules."""
+         allow_mass_prune: bool = False, allow_recreate: bool = False, drift: bool = False,
+         heal_drift: bool = True, ignore: Mapping[str, Sequence[str]] | None = None) -> Plan:
+    """The plan for `cluster`: see the module docstring for the rules. With `drift`, objects in
+    sync by config_sha and replicas are also compared field by field (`ignore`: JSON pointers
+    per kind) when their listing carries them; drift is healed by an `update` unless
+    `heal_drift` is off."""
+    ignore = ignore or {}
     live_by_key: dict[Key, Mapping[str, Any]] = {}
     for obj in live:
         live_by_key.setdefault(_key(obj), obj)
@@ -250,7 +297,13 @@ def plan(cluster: str, desired: Sequence[Desired], live: Sequence[Mapping[str, A
             applies.append((rank, act("create", item, "not on the cluster", None)))
             continue
         change = needs_apply(item.obj, current, label_domain)
-        if change is None:
+        drifted = _drift(item.obj, current, ignore.get(kind, ())) if change is None and drift else ""
+        if drifted and heal_drift:
+            applies.append((rank, act("update", item, f"drift: {drifted}", current)))
+        elif drifted:
+            applies.append((rank, act("noop", item, f"drifted, not healed (heal_drift is off): {drifted}",
+                                      current)))
+        elif change is None:
             applies.append((rank, act("noop", item, "in sync", current)))
         elif change.startswith("replicas "):
             applies.append((rank, act("scale", item, change, current)))
@@ -258,18 +311,25 @@ def plan(cluster: str, desired: Sequence[Desired], live: Sequence[Mapping[str, A
             applies.append((rank, act("update", item, change, current)))
 
     candidates: list[Mapping[str, Any]] = []
+    dropped: list[Action] = []            # companions a rendered instance no longer has
+    rendered = {(item.service, item.instance) for item in planned.values()}
     for key, obj in live_by_key.items():
         if key in planned or key in replaced or key[0] == "Namespace" or not _managed(obj, label_domain):
             continue
         service, instance = _label(obj, label_domain, "service"), _label(obj, label_domain, "instance")
         if service in protected_services or (service, instance) in protected_instances:
             continue
+        if key[0] in _COMPANIONS and (service, instance) in rendered:
+            dropped.append(Action("delete", key[0], key[1], key[2], service, instance,
+                                  f"the instance no longer has a {key[0]} (stopped, or no longer autoscaled)",
+                                  None, obj))
+            continue
         candidates.append(obj)
 
     decision = _prune_decision(candidates, live_by_key.values(), label_domain, prune=prune,
                                max_prune_fraction=max_prune_fraction, sources_ok=sources_ok,
                                allow_mass_prune=allow_mass_prune)
-    deletes = list(late_deletes)
+    deletes = late_deletes + dropped
     if candidates and not decision.refused:
         for obj in candidates:
             kind, namespace, name = _key(obj)

@@ -21,6 +21,8 @@ Decisions worth knowing:
   over the limit, a bounce starts only if nothing is in progress and none started yet this cycle.
 - Budgets are checked in the order concurrency, unavailable fraction, rate; the first that
   holds a bounce names itself in the `wait` reason, with the numbers.
+- Rollbacks (see `engine.train`) go first and are not held by the unavailable fraction: they
+  restore availability. They still count towards the concurrency and the rate.
 - Priority: class (0 new code, 1 config, 2 fleet-wide), then the oldest `changed_at` of the
   action's (service, instance) (missing = `now`), then plan order. Actions keep plan order in the
   returned plan; only which ones turn into `wait` depends on priority.
@@ -32,15 +34,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import rollout_status
+from reconciler.engine.marks import BOUNCE_STARTED, parse_time, utc
 from reconciler.engine.plan import Action, Plan
 
-#: Annotation key suffix: `<label_domain>/bounce-started-at`, RFC 3339 UTC.
-BOUNCE_STARTED = "bounce-started-at"
 #: The window of `bounces_per_minute`.
 RATE_WINDOW = timedelta(seconds=60)
 
@@ -73,24 +74,6 @@ def _key(obj: Mapping[str, Any]) -> tuple[str, str | None, str]:
             str(meta.get("name", "")))
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    """`moment` as RFC 3339 UTC with a Z, to the second."""
-    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
 def is_bounce(action: Action) -> bool:
     """An update of an existing Deployment/StatefulSet: a pod template change."""
     return action.action == "update" and action.kind in WORKLOAD_KINDS and action.live is not None
@@ -106,14 +89,6 @@ def bounce_class(action: Action, *, fleet_wide: bool = False) -> int:
     if want != have:
         return 0
     return 2 if fleet_wide else 1
-
-
-def bounce_annotations(desired_obj: Mapping[str, Any], now: datetime, label_domain: str) -> dict[str, str]:
-    """The annotation an update that starts a bounce adds: `<domain>/bounce-started-at`: now.
-    Empty for objects that cannot bounce (not a Deployment/StatefulSet)."""
-    if desired_obj.get("kind") not in WORKLOAD_KINDS:
-        return {}
-    return {f"{label_domain}/{BOUNCE_STARTED}": rfc3339(now)}
 
 
 def _managed(obj: Mapping[str, Any], label_domain: str) -> bool:
@@ -148,7 +123,7 @@ def _observe(live_workloads: Sequence[Mapping[str, Any]], now: datetime, label_d
             unavailable += status.unavailable
             if not status.complete:
                 in_progress.add(key)
-        started = _parse(_sub(obj, "annotations").get(annotation))
+        started = parse_time(_sub(obj, "annotations").get(annotation))
         if started is not None and now - RATE_WINDOW <= started <= now:
             recent += 1
     return _Observed(frozenset(in_progress), unavailable, replicas, recent)
@@ -160,13 +135,13 @@ def gate(plan: Plan, live_workloads: Sequence[Mapping[str, Any]], budget: Budget
     """`plan` with the bounces over budget turned into `wait` actions (see the module docstring).
 
     `changed_at` maps (service, instance) to when its desired state changed."""
-    now = _utc(now)
+    now = utc(now)
     seen = _observe(live_workloads, now, label_domain)
     over_fraction = seen.replicas > 0 and seen.unavailable / seen.replicas >= budget.max_unavailable_fraction
 
     candidates = [(i, a) for i, a in enumerate(plan.actions) if is_bounce(a)]
-    candidates.sort(key=lambda pair: (bounce_class(pair[1], fleet_wide=fleet_wide),
-                                      _utc(changed_at.get((pair[1].service, pair[1].instance), now)),
+    candidates.sort(key=lambda pair: (not pair[1].rollback, bounce_class(pair[1], fleet_wide=fleet_wide),
+                                      utc(changed_at.get((pair[1].service, pair[1].instance), now)),
                                       pair[0]))
 
     held: dict[int, str] = {}
@@ -180,7 +155,7 @@ def gate(plan: Plan, live_workloads: Sequence[Mapping[str, Any]], budget: Budget
             held[index] = (f"held: {in_progress} of max_concurrent_bounces "
                            f"{budget.max_concurrent_bounces} rollouts in progress")
             continue
-        if over_fraction and in_progress > 0:
+        if over_fraction and in_progress > 0 and not action.rollback:
             held[index] = (f"held: {seen.unavailable} of {seen.replicas} pods unavailable "
                            f"({seen.unavailable / seen.replicas:.0%}), over max_unavailable_fraction "
                            f"{budget.max_unavailable_fraction:g}, {in_progress} rollouts in progress")

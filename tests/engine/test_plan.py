@@ -255,7 +255,7 @@ def test_selector_change_with_extra_live_label_needs_recreate() -> None:
 def test_as_dict_shapes_match_the_spec() -> None:
     p = removed_canary(prune=True)
     doc = p.as_dict()
-    assert set(doc) == {"cluster", "actions", "summary", "prune"}
+    assert set(doc) == {"cluster", "actions", "summary", "prune", "halted_trains"}
     assert doc["cluster"] == "norcal-prod"
     assert set(doc["summary"]) == {"create", "update", "scale", "delete", "noop", "wait"}
     assert set(doc["prune"]) == {"candidates", "refused", "reason"}

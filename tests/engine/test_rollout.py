@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from reconciler.engine.plan import Desired, Plan, plan
-from reconciler.engine.rollout import BOUNCE_STARTED, Budget, bounce_annotations, bounce_class, gate
+from reconciler.engine.marks import BOUNCE_STARTED
+from reconciler.engine.rollout import Budget, bounce_class, gate
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
@@ -233,11 +234,18 @@ def test_deterministic_whatever_the_listing_order() -> None:
     assert started(first) == ["i00", "i07"]
 
 
-def test_bounce_annotations() -> None:
-    work = desired("i00")[1].obj
-    assert work["kind"] == "Deployment"
-    assert bounce_annotations(work, NOW, DOMAIN) == {f"{DOMAIN}/bounce-started-at": "2024-05-01T12:00:00Z"}
-    local = datetime(2024, 5, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert bounce_annotations(work, local, DOMAIN) == {f"{DOMAIN}/bounce-started-at": "2024-05-01T12:00:00Z"}
-    assert bounce_annotations(desired("i00")[0].obj, NOW, DOMAIN) == {}
 
+
+def test_rollbacks_go_first_and_are_not_held_by_the_unavailable_fraction() -> None:
+    import dataclasses
+
+    want = desired("i00", "i01", "i02")
+    live = cluster(want, changed={"i00", "i01", "i02"}, i02={"unavailable": 3, "state": "progress"})
+    p = plan("norcal-prod", want, live, label_domain=DOMAIN)
+    actions = tuple(dataclasses.replace(a, rollback=True) if a.instance == "i02" and a.action == "update" else a
+                    for a in p.actions)
+    p = dataclasses.replace(p, actions=actions)
+    out = gate(p, live, Budget(max_concurrent_bounces=1, bounces_per_minute=1), now=NOW, label_domain=DOMAIN)
+    assert started(out) == ["i02"]  # the rollback took the only bounce of this minute
+    out = gate(p, live, Budget(max_unavailable_fraction=0.1), now=NOW, label_domain=DOMAIN)
+    assert started(out) == ["i02"]  # 3 of 9 unavailable with one in progress: only the rollback goes
