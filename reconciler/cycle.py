@@ -1,4 +1,5 @@
-"""One reconcile cycle for one cluster: desired (rendered) and live (listed) -> plan -> budgets -> apply.
+"""One reconcile cycle for one cluster: desired (rendered) and live (listed) -> plan -> health
+gating -> budgets -> bookkeeping -> apply.
 
 This is where the pure engine meets the cluster; the CLI (`plan`, `apply`) and, later, the
 daemon call it. Nothing is written when `apply` is False.
@@ -6,7 +7,6 @@ daemon call it. Nothing is written when `apply` is False.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -14,11 +14,17 @@ from typing import Any
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
 from reconciler.desired import TreeRender
+from reconciler.engine.bookkeeping import annotate
 from reconciler.engine.changes import WORKLOAD_KINDS
+from reconciler.engine.health import Health
 from reconciler.engine.plan import Desired, Plan, plan
-from reconciler.engine.rollout import Budget, bounce_annotations, gate, is_bounce
+from reconciler.engine.rollout import Budget, gate
+from reconciler.engine.train import guard
 from reconciler.executor import Outcome, execute, list_live
+from reconciler.observe import read_health
 from reconciler.render.service import Outcome as RenderOutcome
+
+Key = tuple[str, str | None, str]
 
 
 @dataclass
@@ -30,6 +36,7 @@ class CycleResult:
     plan: Plan
     outcomes: list[Outcome] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
+    health: dict[Key, Health] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -43,65 +50,74 @@ class CycleResult:
             if error:
                 action["error"] = error
         return {"cluster": self.cluster, "dry_run": self.dry_run, "actions": doc["actions"],
-                "summary": doc["summary"], "prune": doc["prune"], "requests": self.requests}
+                "summary": doc["summary"], "prune": doc["prune"], "halted_trains": doc["halted_trains"],
+                "requests": self.requests}
 
 
-def desired_objects(rendered: TreeRender, cluster: str) -> tuple[list[Desired], frozenset[str], frozenset[tuple[str, str]]]:
-    """Rendered objects of `cluster`, and what must never be pruned: services whose files failed
-    to read or validate, and instances that are invalid or not deployed yet."""
+@dataclass(frozen=True)
+class ClusterDesired:
+    """What git wants on one cluster, and what must never be pruned: services whose files
+    failed to read or validate, and instances that are invalid or not deployed yet."""
+
+    objects: list[Desired]
+    protected_services: frozenset[str]
+    protected_instances: frozenset[tuple[str, str]]
+    auto_rollback: frozenset[tuple[str, str]]
+
+
+def desired_objects(rendered: TreeRender, cluster: str) -> ClusterDesired:
+    """The rendered objects of `cluster` and what goes with them (see ClusterDesired)."""
     desired: list[Desired] = []
     protected_instances: set[tuple[str, str]] = set()
+    auto_rollback: set[tuple[str, str]] = set()
     protected_services = {i.service for i in rendered.issues if i.is_error and i.service}
     for result in rendered.results:
         if result.cluster != cluster:
             continue
         if result.outcome is RenderOutcome.RENDERED and result.instance is not None:
             desired.extend(Desired(obj, result.service, result.instance) for obj in result.objects)
+            if result.auto_rollback:
+                auto_rollback.add((result.service, result.instance))
         elif result.instance is None:
             protected_services.add(result.service)
         else:
             protected_instances.add((result.service, result.instance))
-    return desired, frozenset(protected_services), frozenset(protected_instances)
+    return ClusterDesired(desired, frozenset(protected_services), frozenset(protected_instances),
+                          frozenset(auto_rollback))
 
 
 def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *, label_domain: str,
               apply: bool, dry_run: bool = False, allow_mass_prune: bool = False,
-              services: frozenset[str] | None = None, now: datetime | None = None) -> CycleResult:
+              services: frozenset[str] | None = None, now: datetime | None = None,
+              check_drift: bool = False) -> CycleResult:
     """Plan (and with `apply`, carry out) one cycle on `cluster`. `services` limits the cycle to
-    those services: objects of other services are neither changed nor pruned."""
+    those services: objects of other services are neither changed nor pruned. `check_drift`
+    compares every object field by field (PDBs and HPAs are then listed in full)."""
     now = now or datetime.now(timezone.utc)
     before = cluster.counters.snapshot()
-    desired, protected_services, protected_instances = desired_objects(rendered, settings.name)
-    live = list_live(cluster, label_domain)
+    wanted = desired_objects(rendered, settings.name)
+    live = list_live(cluster, label_domain, full=check_drift)
     if services is not None:
         service_label = f"{label_domain}/service"
         live = [o for o in live if o.get("kind") == "Namespace"
                 or ((o.get("metadata") or {}).get("labels") or {}).get(service_label) in services]
-    planned = plan(settings.name, desired, live, label_domain=label_domain, prune=settings.prune,
+    health = read_health(cluster, live, now=now, label_domain=label_domain,
+                         progress_deadline_seconds=settings.rollout.progress_deadline_seconds)
+    planned = plan(settings.name, wanted.objects, live, label_domain=label_domain, prune=settings.prune,
                    max_prune_fraction=settings.max_prune_fraction, sources_ok=True,
-                   protected_services=protected_services, protected_instances=protected_instances,
-                   allow_mass_prune=allow_mass_prune, allow_recreate=settings.allow_recreate)
+                   protected_services=wanted.protected_services,
+                   protected_instances=wanted.protected_instances,
+                   allow_mass_prune=allow_mass_prune, allow_recreate=settings.allow_recreate,
+                   drift=check_drift, heal_drift=settings.heal_drift, ignore=settings.ignore_differences)
+    guarded = guard(planned, health, label_domain=label_domain, auto_rollback=wanted.auto_rollback)
     budget = Budget(settings.rollout.max_concurrent_bounces, settings.rollout.max_unavailable_fraction,
                     settings.rollout.bounces_per_minute)
     workloads = [o for o in live if o.get("kind") in WORKLOAD_KINDS]
-    gated = gate(planned, workloads, budget, now=now, label_domain=label_domain)
+    final = annotate(gate(guarded, workloads, budget, now=now, label_domain=label_domain),
+                     now=now, label_domain=label_domain)
     outcomes: list[Outcome] = []
     if apply:
-        outcomes = execute(cluster, _with_bounce_marks(gated, now, label_domain), label_domain=label_domain,
-                           dry_run=dry_run)
+        outcomes = execute(cluster, final, label_domain=label_domain, dry_run=dry_run)
     after = cluster.counters.snapshot()
-    return CycleResult(settings.name, dry_run or not apply, gated, outcomes,
-                       {k: after[k] - before[k] for k in after})
-
-
-def _with_bounce_marks(planned: Plan, now: datetime, label_domain: str) -> Plan:
-    """The bounces that start now carry their start time (counted by later bounces_per_minute)."""
-    actions = []
-    for action in planned.actions:
-        if is_bounce(action) and action.desired is not None:
-            marks = bounce_annotations(action.desired, now, label_domain)
-            meta = dict(action.desired.get("metadata") or {})
-            meta["annotations"] = {**(meta.get("annotations") or {}), **marks}
-            action = dataclasses.replace(action, desired={**action.desired, "metadata": meta})
-        actions.append(action)
-    return dataclasses.replace(planned, actions=tuple(actions))
+    return CycleResult(settings.name, dry_run or not apply, final, outcomes,
+                       {k: after[k] - before[k] for k in after}, health)

@@ -32,6 +32,8 @@ class RenderResult:
     objects: tuple[dict[str, Any], ...] = ()
     issues: tuple[Issue, ...] = ()
     deploy_group: str | None = None
+    #: The deploy.yaml step of the instance's deploy group says `auto_rollback: true`.
+    auto_rollback: bool = False
 
     @property
     def errors(self) -> list[Issue]:
@@ -94,5 +96,6 @@ def render_one(load: ServiceLoad, result: InstanceResult, settings: RenderSettin
                             issues=result.issues, deploy_group=group)
     control = deployments.controls.get(control_key, Control())
     objects = render_instance(config, version, control, settings)
+    auto_rollback = any(step.step == group and step.auto_rollback for step in load.pipeline or ())
     return RenderResult(config.service, config.instance, config.cluster, Outcome.RENDERED,
-                        tuple(objects), result.issues, group)
+                        tuple(objects), result.issues, group, auto_rollback)

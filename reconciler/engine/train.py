@@ -1,0 +1,151 @@
+"""Health gating: failed rollouts halt their deploy group's train, and auto_rollback (pure).
+
+Spec: ../shared/spec/reconciler.md section 4. Everything is read from the live workloads, so every
+process (the daemon, a CLI run) reaches the same decision:
+
+- A workload whose rollout *failed* (see `health.assess`) while still running the config_sha git
+  asks for halts its deploy group's train on this cluster. With `auto_rollback` for the instance
+  and a `last-healthy` rendering on the workload (stored by the apply that started the bounce),
+  its action becomes a rollback: an `update` that re-applies that rendering in full, labels
+  included, and writes the failed config_sha in a `failed-config-sha` annotation.
+- A workload whose `failed-config-sha` annotation names the config_sha git still asks for (it
+  was rolled back) keeps the train halted; its update waits.
+- While a group is halted, every bounce of that group waits. Creates, scales and other kinds do
+  not (they are not bounces). The halt lifts when git asks for another config_sha (a new sha or
+  config) for the failed instance, or when a person resumed it: a `resumed-config-sha`
+  annotation `<config_sha>@<time>` lifts a halt for that config_sha whose rollout started no
+  later than `<time>` (a later failure of the same config_sha halts again).
+- Failures of workloads that are not running what git asks for (git already moved on) halt
+  nothing: the plan's update is the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from reconciler.engine.changes import WORKLOAD_KINDS
+from reconciler.engine.health import FAILED, Health
+from reconciler.engine.marks import (
+    BOUNCE_STARTED,
+    FAILED_CONFIG_SHA,
+    LAST_HEALTHY,
+    RESUMED_CONFIG_SHA,
+    annotation,
+    key,
+    label,
+    parse_time,
+    rfc3339,
+)
+from reconciler.engine.owned import unpack
+from reconciler.engine.plan import Action, Halt, Plan
+
+Key = tuple[str, str | None, str]
+
+
+def rollout_started(live: Mapping[str, Any], label_domain: str) -> datetime | None:
+    """When the workload's current rollout started: its bounce-start annotation, else its creation."""
+    started = parse_time(annotation(live, label_domain, BOUNCE_STARTED))
+    if started is None:
+        started = parse_time((live.get("metadata") or {}).get("creationTimestamp"))
+    return started
+
+
+def resume_mark(config_sha: str, now: datetime) -> str:
+    """The `resumed-config-sha` annotation value lifting a halt on `config_sha` as of `now`."""
+    return f"{config_sha}@{rfc3339(now)}"
+
+
+def _resumed(live: Mapping[str, Any], label_domain: str, config_sha: str, started: datetime | None) -> bool:
+    value = annotation(live, label_domain, RESUMED_CONFIG_SHA)
+    if value is None:
+        return False
+    sha, _, when = value.partition("@")
+    moment = parse_time(when)
+    return sha == config_sha and moment is not None and (started is None or started <= moment)
+
+
+def _key(action: Action) -> Key:
+    return (action.kind, action.namespace, action.name)
+
+
+def _group(action: Action, label_domain: str) -> str:
+    """The deploy group, from the pod template's labels (where the rendering puts it)."""
+    for obj in (action.desired, action.live):
+        template = ((obj or {}).get("spec") or {}).get("template")
+        if isinstance(template, Mapping):
+            group = label(template, label_domain, "deploy_group")
+            if group:
+                return group
+    return f"{action.service}.{action.instance}"
+
+
+def _rollback(action: Action, failed_sha: str, reason: str, label_domain: str) -> tuple[Action | None, str]:
+    """The rollback action for a failed workload, or None and why there is none."""
+    packed = annotation(action.live or {}, label_domain, LAST_HEALTHY)
+    if packed is None:
+        return None, "no healthy rendering recorded to roll back to"
+    try:
+        previous = unpack(packed)
+    except ValueError as exc:
+        return None, f"the last-healthy annotation is unreadable ({exc})"
+    previous_sha = label(previous, label_domain, "config_sha")
+    if not previous_sha or previous_sha == failed_sha:
+        return None, "the recorded healthy rendering is the failed one"
+    meta = dict(previous.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), key(label_domain, FAILED_CONFIG_SHA): failed_sha}
+    desired = {**previous, "metadata": meta}
+    return dataclasses.replace(
+        action, action="update", desired=desired, rollback=True,
+        reason=f"rollback: {reason}; re-applying the last healthy rendering {previous_sha}"), previous_sha
+
+
+def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
+          auto_rollback: frozenset[tuple[str, str]] = frozenset()) -> Plan:
+    """`plan` with failed rollouts turned into halts (and rollbacks where `auto_rollback` has the
+    (service, instance)), and the bounces of halted deploy groups turned into `wait`."""
+    halts: dict[str, Halt] = {}
+    replaced: dict[int, Action] = {}
+    for index, action in enumerate(plan.actions):
+        if action.kind not in WORKLOAD_KINDS or action.desired is None or action.live is None:
+            continue
+        want = label(action.desired, label_domain, "config_sha")
+        have = label(action.live, label_domain, "config_sha")
+        if want is None:
+            continue
+        group = _group(action, label_domain)
+        started = rollout_started(action.live, label_domain)
+        state = health.get(_key(action))
+        if (state is not None and state.state == FAILED and want == have
+                and not _resumed(action.live, label_domain, want, started)):
+            reason = f"rollout of {want} failed: {state.reason}"
+            rolled_back_to = None
+            if (action.service, action.instance) in auto_rollback:
+                rollback, detail = _rollback(action, want, reason, label_domain)
+                if rollback is None:
+                    reason += f"; not rolled back: {detail}"
+                else:
+                    replaced[index] = rollback
+                    rolled_back_to = detail
+            halts.setdefault(group, Halt(group, action.service, action.instance, want, reason, rolled_back_to))
+        elif (annotation(action.live, label_domain, FAILED_CONFIG_SHA) == want and have != want
+              and not _resumed(action.live, label_domain, want, started)):
+            halts.setdefault(group, Halt(group, action.service, action.instance, want,
+                                         f"rolled back to {have}; git asks for {want}", have))
+
+    if not halts and not replaced:
+        return plan
+    actions = []
+    for index, action in enumerate(plan.actions):
+        if index in replaced:
+            action = replaced[index]
+        elif (action.action == "update" and action.kind in WORKLOAD_KINDS and action.live is not None
+              and _group(action, label_domain) in halts):
+            halt = halts[_group(action, label_domain)]
+            action = dataclasses.replace(action, action="wait", reason=(
+                f"train halted: {halt.service}.{halt.instance}: {halt.reason}; lifts when git changes or "
+                f"with `reconciler resume {halt.service}.{halt.instance} --cluster {plan.cluster}`"))
+        actions.append(action)
+    return dataclasses.replace(plan, actions=tuple(actions), halts=tuple(halts.values()))
