@@ -1,7 +1,9 @@
 """Carrying out a plan on one cluster: server-side apply, deletes, and what became of each action.
 
 The plan (pure, `reconciler.engine.plan`) decides; this module only talks to the cluster. One
-object's failure never stops the others; every outcome is recorded with its error.
+object's failure never stops the others; every outcome is recorded with its error. A 409
+Conflict is met by re-reading the object and trying again (never taking over an unmanaged one);
+429/5xx/timeouts are retried with backoff by the cluster backend itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.plan import Action, Plan
 
 WRITING_ACTIONS = ("create", "update", "scale", "delete")
+#: Tries of a write that meets a 409 Conflict: each retry re-reads the object first.
+CONFLICT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def execute(cluster: Cluster, plan: Plan, *, label_domain: str, dry_run: bool = 
             continue
         try:
             if action.action == "delete":
-                _delete(cluster, action, dry_run)
+                _delete(cluster, action, label_domain, dry_run)
             else:
                 _apply(cluster, action, label_domain, initial, dry_run)
         except ClusterError as exc:
@@ -74,12 +78,22 @@ def _apply(cluster: Cluster, action: Action, label_domain: str,
            initial: Mapping[tuple[str | None, str], int], dry_run: bool) -> None:
     desired = dict(action.desired or {})
     if action.action == "create":
-        _refuse_collision(cluster, action, label_domain)
-    cluster.apply(desired, dry_run=dry_run)
+        _still_ours(cluster, action, label_domain)
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            cluster.apply(desired, dry_run=dry_run)
+            break
+        except Conflict:
+            if attempt + 1 == CONFLICT_ATTEMPTS:
+                raise
+            _still_ours(cluster, action, label_domain)  # re-read: a conflict never takes an object over
     spec = desired.get("spec") or {}
-    if action.action == "create" and action.kind in WORKLOAD_KINDS and "replicas" not in spec:
-        # Autoscaled: the first replicas are written once, by a manager of their own, so that the
-        # reconciler never owns the field the HPA manages from then on (soa-configs.md section 5).
+    live_replicas = ((action.live or {}).get("spec") or {}).get("replicas")
+    if (action.kind in WORKLOAD_KINDS and "replicas" not in spec
+            and (action.action == "create" or live_replicas == 0)):
+        # Autoscaled: the first replicas (at creation, or when started after a stop) are written
+        # by a manager of their own, so that the reconciler never owns the field the HPA manages
+        # from then on (soa-configs.md section 5).
         replicas = initial.get((action.namespace, action.name), 1)
         cluster.apply({"apiVersion": desired["apiVersion"], "kind": desired["kind"],
                        "metadata": {"name": action.name, "namespace": action.namespace},
@@ -87,30 +101,44 @@ def _apply(cluster: Cluster, action: Action, label_domain: str,
                       field_manager=INITIAL_REPLICAS_MANAGER, dry_run=dry_run)
 
 
-def _refuse_collision(cluster: Cluster, action: Action, label_domain: str) -> None:
-    """Before a create: an unmanaged object of that name is never taken over."""
+def _still_ours(cluster: Cluster, action: Action, label_domain: str) -> str | None:
+    """Re-read the object: its uid, None when it does not exist; Conflict when an unmanaged
+    object of that name is there (it is never taken over)."""
     try:
         live = cluster.get(action.kind, action.name, action.namespace)
     except NotFound:
-        return
-    labels = (live.get("metadata") or {}).get("labels") or {}
-    if labels.get(f"{label_domain}/managed") != "true":
+        return None
+    meta = live.get("metadata") or {}
+    if (meta.get("labels") or {}).get(f"{label_domain}/managed") != "true":
         raise Conflict(f"{action.kind} {action.namespace or ''}/{action.name}: an unmanaged object of "
                        "that name exists; not touched")
+    uid = meta.get("uid")
+    return uid if isinstance(uid, str) else None
 
 
-def _delete(cluster: Cluster, action: Action, dry_run: bool) -> None:
+def _delete(cluster: Cluster, action: Action, label_domain: str, dry_run: bool) -> None:
+    """Delete the incarnation the plan saw (uid precondition); on a conflict (it was replaced
+    since), re-read and delete the managed one now there, once."""
     uid = ((action.live or {}).get("metadata") or {}).get("uid")
-    try:
-        cluster.delete(action.kind, action.name, action.namespace, uid=uid, dry_run=dry_run)
-    except NotFound:
-        return  # already gone: what the action wanted
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            cluster.delete(action.kind, action.name, action.namespace, uid=uid, dry_run=dry_run)
+            return
+        except NotFound:
+            return  # already gone: what the action wanted
+        except Conflict:
+            if attempt + 1 == CONFLICT_ATTEMPTS:
+                raise
+            uid = _still_ours(cluster, action, label_domain)
+            if uid is None:
+                return
 
 
-def list_live(cluster: Cluster, label_domain: str) -> list[dict[str, Any]]:
-    """The cluster's managed objects: one LIST per kind (workloads in full, the rest metadata-only)."""
+def list_live(cluster: Cluster, label_domain: str, *, full: bool = False) -> list[dict[str, Any]]:
+    """The cluster's managed objects: one LIST per kind (workloads in full, the rest
+    metadata-only unless `full`)."""
     selector = f"{label_domain}/managed=true"
     live: list[dict[str, Any]] = []
     for kind in ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
-        live.extend(cluster.list(kind, selector=selector, metadata_only=kind not in WORKLOAD_KINDS))
+        live.extend(cluster.list(kind, selector=selector, metadata_only=not full and kind not in WORKLOAD_KINDS))
     return live
