@@ -7,7 +7,7 @@ import gc
 import sys
 
 from reconciler import __version__
-from reconciler.cli import plan_cmd, render_cmd, sim_cmd, validate_cmd
+from reconciler.cli import plan_cmd, render_cmd, resume_cmd, sim_cmd, validate_cmd
 from reconciler.cli.common import EXIT_ERROR, UsageError, err
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_parser(sub)
     sim_cmd.add_parser(sub)
     plan_cmd.add_parsers(sub)
+    resume_cmd.add_parser(sub)
     return parser
 
 

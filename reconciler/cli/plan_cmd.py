@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                     backend, config.clusters[name], rendered, label_domain=config.label_domain,
                     apply=args.apply, dry_run=getattr(args, "dry_run", False),
                     allow_mass_prune=getattr(args, "allow_mass_prune", False),
-                    services=frozenset(args.service) if args.service else None))
+                    services=frozenset(args.service) if args.service else None, check_drift=True))
             finally:
                 backend.close()
         except ClusterError as exc:  # one cluster failing never stops the others
@@ -93,6 +93,9 @@ def _print(results: list[CycleResult], output: str) -> None:
         print_table(["ACTION", "KIND", "NAMESPACE", "NAME", "REASON"], rows, indent="  ")
         summary = ", ".join(f"{k} {v}" for k, v in doc["summary"].items())
         print(f"  {summary}; requests {doc['requests']}")
+        for halt in doc["halted_trains"]:
+            print(f"  train halted: deploy group {halt['deploy_group']} ({halt['service']}.{halt['instance']}): "
+                  f"{halt['reason']}")
         prune = doc["prune"]
         if prune["candidates"]:
             state = f"refused: {prune['reason']}" if prune["refused"] else "deleting"
