@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 from reconciler.cluster.sim import ManualClock, SimClock, SimCluster
@@ -54,7 +55,10 @@ def test_processes_write_concurrently(state: Path) -> None:
     everything = [o for kind in ("Namespace", "Deployment", "ReplicaSet", "Pod") for o in sim.list(kind)]
     versions = [int(o["metadata"]["resourceVersion"]) for o in everything]
     assert len(set(versions)) == len(versions)  # one global counter, never reused
-    pods = sim.list("Pod", namespace="ns")
+    # the controllers act controller_delay after the last write: under load that may be now
+    deadline = time.monotonic() + 10
+    while len(pods := sim.list("Pod", namespace="ns")) < 90 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(pods) == 90 and len({p["metadata"]["name"] for p in pods}) == 90
     sim.close()
 

@@ -1,0 +1,240 @@
+"""Reconcile cycles end to end on both backends: a soa-configs tree on disk, rendered and applied
+cycle after cycle as the daemon would, against the simulated cluster and the real control plane.
+
+Each test owns one service (its own namespace) and limits every cycle to it, so the tests can
+share the real control plane."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cluster.errors import NotFound
+from reconciler.cluster.protocol import Cluster
+from reconciler.config import ClusterConfig, RolloutBudget
+from reconciler.cycle import CycleResult, reconcile
+from reconciler.desired import render_tree
+from reconciler.engine.marks import FAILED_CONFIG_SHA, annotation, label
+from reconciler.executor import execute, list_live
+from reconciler.engine.plan import plan
+from reconciler.render.settings import RenderSettings
+from reconciler.soa.tree import DirectoryTree
+
+DOMAIN = "paasta.yelp.com"
+CLUSTER = "local"
+GOOD, BAD, FIXED = "a" * 40, "b" * 40, "c" * 40
+
+
+class Fleet:
+    """One service's soa-configs directory and the cycles that reconcile it onto `cluster`."""
+
+    def __init__(self, cluster: Cluster, root: Path, **settings: Any) -> None:
+        self.cluster = cluster
+        self.root = root
+        self.service = f"svc{uuid.uuid4().hex[:8]}"
+        self.namespace = f"paastasvc-{self.service}"
+        rollout = settings.pop("rollout", RolloutBudget())
+        self.settings = ClusterConfig(CLUSTER, rollout=rollout, **settings)
+
+    def write(self, instances: str, groups: dict[str, str], *, controls: dict[str, str] | None = None,
+              pipeline: str = "") -> None:
+        """instances: kubernetes-local.yaml; groups: deploy group -> git sha (a sha starting with
+        `b` gets a crash-looping image); controls: instance -> start|stop."""
+        base = self.root / self.service
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "service.yaml").write_text("description: scenario\n")
+        (base / f"kubernetes-{CLUSTER}.yaml").write_text(instances)
+        if pipeline:
+            (base / "deploy.yaml").write_text(pipeline)
+        deployments = {g: {"docker_image": f"services-{self.service}:paasta-{'crashloop-' if sha == BAD else ''}{sha}",
+                           "git_sha": sha, "image_version": None} for g, sha in groups.items()}
+        control = {f"{self.service}:{CLUSTER}.{i}": {"desired_state": state, "force_bounce": None}
+                   for i, state in (controls or {}).items()}
+        (base / "deployments.json").write_text(json.dumps({"v2": {"deployments": deployments, "controls": control}}))
+
+    def cycle(self, *, apply: bool = True) -> CycleResult:
+        rendered = render_tree(DirectoryTree(self.root), [CLUSTER],
+                               lambda c: RenderSettings(cluster=c, label_domain=DOMAIN), [self.service])
+        assert not [i for i in rendered.issues if i.is_error], rendered.issues
+        result = reconcile(self.cluster, self.settings, rendered, label_domain=DOMAIN, apply=apply,
+                           services=frozenset({self.service}), check_drift=True)
+        assert not result.failed, [o.as_dict() for o in result.failed]
+        return result
+
+    def until(self, done: Callable[[CycleResult], bool], what: str, timeout: float = 90) -> CycleResult:
+        """Run cycles until `done` holds for one; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.cycle()
+            if done(result):
+                return result
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; last plan: "
+                            f"{[a.as_dict() for a in result.plan.actions if a.action != 'noop']}")
+            time.sleep(0.3)
+
+    def settled(self, what: str = "every rollout complete and nothing to do") -> CycleResult:
+        return self.until(lambda r: all(a.action == "noop" for a in r.plan.actions)
+                          and all(h.state == "complete" for h in r.health.values()), what)
+
+    def workload(self, instance: str, kind: str = "Deployment") -> dict[str, Any]:
+        return self.cluster.get(kind, f"{self.service}-{instance}", self.namespace)
+
+    def image(self, instance: str) -> str:
+        return str(self.workload(instance)["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def cleanup(self) -> None:
+        try:
+            self.cluster.delete("Namespace", self.namespace)
+        except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
+            pass
+
+
+@pytest.fixture
+def fleet(cluster: Cluster, tmp_path: Path) -> Any:
+    made: list[Fleet] = []
+
+    def make(**settings: Any) -> Fleet:
+        made.append(Fleet(cluster, tmp_path / "soa", **settings))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.cleanup()
+
+
+def action(result: CycleResult, instance: str, kind: str = "Deployment") -> Any:
+    return next(a for a in result.plan.actions if a.instance == instance and a.kind == kind)
+
+
+TWO = "a: {instances: 2, deploy_group: prod}\nb: {instances: 2, deploy_group: prod}\n"
+
+
+@pytest.mark.parametrize("auto_rollback", [True, False], ids=["auto_rollback", "halt_only"])
+def test_a_crashlooping_image_halts_the_train(fleet: Any, auto_rollback: bool) -> None:
+    f = fleet(rollout=RolloutBudget(max_concurrent_bounces=1))
+    pipeline = f"pipeline:\n- step: prod\n  auto_rollback: {str(auto_rollback).lower()}\n"
+    f.write(TWO, {"prod": GOOD}, pipeline=pipeline)
+    f.cycle()
+    f.settled()
+    good_image = f.image("a")
+
+    f.write(TWO, {"prod": BAD}, pipeline=pipeline)
+    first = f.cycle()
+    assert action(first, "a").action == "update" and action(first, "b").action == "wait"
+    assert "max_concurrent_bounces" in action(first, "b").reason
+    bad_sha = label(action(first, "a").desired or {}, DOMAIN, "config_sha")
+
+    halted = f.until(lambda r: bool(r.plan.halts), "the crash loop to halt the train")
+    (halt,) = halted.plan.halts
+    assert (halt.deploy_group, halt.instance, halt.failed_config_sha) == ("prod", "a", bad_sha)
+    assert "CrashLoopBackOff" in halt.reason
+    assert action(halted, "b").action == "wait" and action(halted, "b").reason.startswith("train halted: ")
+    assert f.image("b") == good_image  # the train stopped before b
+
+    if auto_rollback:
+        assert action(halted, "a").rollback and action(halted, "a").action == "update"
+        assert halt.rolled_back_to is not None
+        assert f.image("a") == good_image
+        assert annotation(f.workload("a"), DOMAIN, FAILED_CONFIG_SHA) == bad_sha
+        later = f.until(lambda r: r.health.get(("Deployment", f.namespace, f"{f.service}-a")).state == "complete",
+                        "the rollback to complete")
+        assert later.plan.halts and later.plan.halts[0].rolled_back_to == halt.rolled_back_to
+        assert action(later, "a").action == "wait" and "rolled back to " in action(later, "a").reason
+        assert later.requests["writes"] == 0
+    else:
+        assert halt.rolled_back_to is None and "crashloop" in f.image("a")
+        again = f.cycle()
+        assert again.plan.halts and again.requests["writes"] == 0
+
+    # git moves on: the halt lifts and the new version rolls out everywhere, within the budget
+    f.write(TWO, {"prod": FIXED}, pipeline=pipeline)
+    f.until(lambda r: not r.plan.halts and all(a.action == "noop" for a in r.plan.actions)
+            and all(h.state == "complete" for h in r.health.values()), "the fixed version everywhere")
+    assert f.image("a").endswith(FIXED) and f.image("b").endswith(FIXED)
+    assert annotation(f.workload("a"), DOMAIN, FAILED_CONFIG_SHA) is None
+
+
+def test_the_hpa_changing_replicas_is_left_alone(fleet: Any, cluster: Cluster) -> None:
+    f = fleet()
+    f.write("web: {min_instances: 2, max_instances: 6}\n", {f"{CLUSTER}.web": GOOD})
+    f.cycle()
+    assert f.workload("web")["spec"]["replicas"] == 2
+    cluster.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": f"{f.service}-web", "namespace": f.namespace},
+                   "spec": {"replicas": 5}}, field_manager="horizontal-pod-autoscaler")
+    result = f.cycle()
+    assert action(result, "web").action == "noop" and result.requests["writes"] == 0
+    assert f.workload("web")["spec"]["replicas"] == 5
+
+
+def test_stop_and_start(fleet: Any) -> None:
+    f = fleet()
+    instances = "web: {instances: 3}\nauto: {min_instances: 2, max_instances: 4}\n"
+    groups = {f"{CLUSTER}.web": GOOD, f"{CLUSTER}.auto": GOOD}
+    f.write(instances, groups)
+    f.cycle()
+    f.write(instances, groups, controls={"web": "stop", "auto": "stop"})
+    stopped = f.cycle()
+    assert action(stopped, "web").action == "scale" and action(stopped, "auto").action == "scale"
+    hpa = action(stopped, "auto", "HorizontalPodAutoscaler")
+    assert hpa.action == "delete" and "no longer has a HorizontalPodAutoscaler" in hpa.reason
+    assert f.workload("web")["spec"]["replicas"] == 0 and f.workload("auto")["spec"]["replicas"] == 0
+    with pytest.raises(NotFound):
+        f.cluster.get("HorizontalPodAutoscaler", f"{f.service}-auto", f.namespace)
+    assert f.cycle().requests["writes"] == 0
+
+    f.write(instances, groups, controls={"web": "start", "auto": "start"})
+    started = f.cycle()
+    assert action(started, "web").action == "scale" and action(started, "auto").action == "scale"
+    assert action(started, "auto", "HorizontalPodAutoscaler").action == "create"
+    assert f.workload("web")["spec"]["replicas"] == 3 and f.workload("auto")["spec"]["replicas"] == 2
+    managers = {e["manager"] for e in f.workload("auto")["metadata"]["managedFields"]
+                if "f:replicas" in json.dumps(e.get("fieldsV1", {}))}
+    assert "reconciler" not in managers  # the HPA owns replicas again, not the reconciler
+    assert f.cycle().requests["writes"] == 0
+
+
+def test_a_competing_writer_replacing_an_object_meets_a_conflict_and_a_reread(fleet: Any, cluster: Cluster) -> None:
+    f = fleet(prune=True)
+    f.write("a: {instances: 1}\nb: {instances: 1}\nc: {instances: 1}\n",
+            {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD, f"{CLUSTER}.c": GOOD})
+    f.cycle()
+    f.write("a: {instances: 1}\nb: {instances: 1}\n", {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD})
+    rendered = render_tree(DirectoryTree(f.root), [CLUSTER], lambda c: RenderSettings(cluster=c), [f.service])
+    from reconciler.cycle import desired_objects
+
+    wanted = desired_objects(rendered, CLUSTER)
+    live = [o for o in list_live(cluster, DOMAIN) if o["metadata"].get("namespace") in (None, f.namespace)
+            and o["kind"] != "Namespace"]
+    planned = plan(CLUSTER, wanted.objects, live, label_domain=DOMAIN, prune=True)
+    doomed = [a for a in planned.actions if a.action == "delete"]
+    assert {(a.kind, a.instance) for a in doomed} == {("Deployment", "c"), ("PodDisruptionBudget", "c")}
+
+    # Another writer deletes and recreates c's PDB between our listing and our delete: the uid
+    # precondition fails (409), the object is read again, and the managed one now there goes.
+    pdb = cluster.get("PodDisruptionBudget", f"{f.service}-c", f.namespace)
+    cluster.delete("PodDisruptionBudget", f"{f.service}-c", f.namespace)
+    fresh = {k: pdb[k] for k in ("apiVersion", "kind", "spec")}
+    fresh["metadata"] = {k: pdb["metadata"][k] for k in ("name", "namespace", "labels")}
+    cluster.apply(fresh, field_manager="someone-else")
+    # ...and replaces c's Deployment by an unmanaged one of the same name: never touched.
+    work = cluster.get("Deployment", f"{f.service}-c", f.namespace)
+    cluster.delete("Deployment", f"{f.service}-c", f.namespace)
+    unmanaged = {"apiVersion": "apps/v1", "kind": "Deployment",
+                 "metadata": {"name": work["metadata"]["name"], "namespace": f.namespace, "labels": {"team": "x"}},
+                 "spec": {"replicas": 0, "selector": work["spec"]["selector"], "template": work["spec"]["template"]}}
+    cluster.apply(unmanaged, field_manager="someone-else")
+
+    outcomes = {o.action.kind: o for o in execute(cluster, planned, label_domain=DOMAIN) if o.action.action == "delete"}
+    assert outcomes["PodDisruptionBudget"].ok
+    with pytest.raises(NotFound):
+        cluster.get("PodDisruptionBudget", f"{f.service}-c", f.namespace)
+    assert not outcomes["Deployment"].ok and "unmanaged" in (outcomes["Deployment"].error or "")
+    assert cluster.get("Deployment", f"{f.service}-c", f.namespace)["metadata"]["labels"] == {"team": "x"}
