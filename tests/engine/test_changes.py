@@ -70,3 +70,9 @@ def test_autoscaled_workload_never_scales() -> None:
 def test_replicas_only_count_for_workloads() -> None:
     hpa = obj(kind="HorizontalPodAutoscaler", replicas=5)
     assert needs_apply(hpa, obj(kind="HorizontalPodAutoscaler", replicas=3), DOMAIN, live_replicas=3) is None
+
+
+def test_a_stopped_autoscaled_workload_needs_its_first_replicas_again() -> None:
+    # The HPA never scales up from 0: starting after a stop is a scale the reconciler makes.
+    assert needs_apply(obj(replicas=None), obj(replicas=0), DOMAIN) == \
+        "replicas 0 -> min_instances (starting an autoscaled instance)"

@@ -123,6 +123,48 @@ def test_stop_is_a_scale_to_zero() -> None:
         ("scale", "svc-main", "replicas 3 -> 0")]
 
 
+def test_stopping_an_autoscaled_instance_deletes_its_hpa_whatever_prune_says() -> None:
+    k8s = "main:\n  min_instances: 2\n  max_instances: 10\n"
+    running = desired(k8s, "main")
+    stop = {"svc:norcal-prod.main": {"desired_state": "stop", "force_bounce": None}}
+    stopped = desired(k8s, "main", controls=stop)
+    assert "HorizontalPodAutoscaler" not in [d.obj["kind"] for d in stopped]
+    have = [as_live(o, replicas=4) if o["kind"] == "Deployment" else o for o in live_of(running)]
+    p = run(stopped, have)  # prune is off
+    assert [(a.action, a.kind, a.reason) for a in p.actions if a.action != "noop"] == [
+        ("scale", "Deployment", "replicas 4 -> 0"),
+        ("delete", "HorizontalPodAutoscaler",
+         "the instance no longer has a HorizontalPodAutoscaler (stopped, or no longer autoscaled)")]
+    assert p.prune.candidates == 0
+    # started again: replicas from 0 to min_instances, and the HPA back
+    have = [as_live(o, replicas=0) if o["kind"] == "Deployment" else o for o in live_of(stopped)]
+    p = run(running, have)
+    assert [(a.action, a.kind) for a in p.actions if a.action != "noop"] == [
+        ("scale", "Deployment"), ("create", "HorizontalPodAutoscaler")]
+
+
+def test_drift_is_healed_or_reported() -> None:
+    want = desired(K8S, "main")
+    have = live_of(want)
+    work = next(o for o in have if o["kind"] == "Deployment")
+    work["spec"]["template"]["spec"]["containers"][0]["image"] = "edited:by-hand"
+    assert {a.action for a in run(want, have).actions} == {"noop"}  # config_sha alone sees nothing
+    p = run(want, have, drift=True)
+    (update,) = [a for a in p.actions if a.action != "noop"]
+    assert update.action == "update" and update.kind == "Deployment"
+    assert update.reason.startswith("drift: spec.template.spec.containers[0].image (git ")
+    assert "live 'edited:by-hand'" in update.reason
+    quiet = run(want, have, drift=True, heal_drift=False)
+    assert {a.action for a in quiet.actions} == {"noop"}
+    assert any(a.reason.startswith("drifted, not healed (heal_drift is off): ") for a in quiet.actions)
+    ignored = run(want, have, drift=True,
+                  ignore={"Deployment": ["/spec/template/spec/containers/0/image"]})
+    assert {a.action for a in ignored.actions} == {"noop"}
+    # a metadata-only listing (no spec) is never taken for drift
+    bare = [{k: v for k, v in o.items() if k != "spec"} for o in live_of(want)]
+    assert {a.action for a in run(want, bare, drift=True).actions} <= {"noop", "scale"}
+
+
 def removed_canary(**kw: Any) -> Plan:
     return run(desired(K8S, "main"), live_of(desired()), **kw)
 
