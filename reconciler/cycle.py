@@ -89,10 +89,11 @@ def desired_objects(rendered: TreeRender, cluster: str) -> ClusterDesired:
 def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *, label_domain: str,
               apply: bool, dry_run: bool = False, allow_mass_prune: bool = False,
               services: frozenset[str] | None = None, now: datetime | None = None,
-              check_drift: bool = False) -> CycleResult:
+              check_drift: bool = False, sources_ok: bool = True) -> CycleResult:
     """Plan (and with `apply`, carry out) one cycle on `cluster`. `services` limits the cycle to
     those services: objects of other services are neither changed nor pruned. `check_drift`
-    compares every object field by field (PDBs and HPAs are then listed in full)."""
+    compares every object field by field (PDBs and HPAs are then listed in full). Without
+    `sources_ok` (git could not be read: `rendered` is the last good state) nothing is pruned."""
     now = now or datetime.now(timezone.utc)
     before = cluster.counters.snapshot()
     wanted = desired_objects(rendered, settings.name)
@@ -104,7 +105,7 @@ def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *
     health = read_health(cluster, live, now=now, label_domain=label_domain,
                          progress_deadline_seconds=settings.rollout.progress_deadline_seconds)
     planned = plan(settings.name, wanted.objects, live, label_domain=label_domain, prune=settings.prune,
-                   max_prune_fraction=settings.max_prune_fraction, sources_ok=True,
+                   max_prune_fraction=settings.max_prune_fraction, sources_ok=sources_ok,
                    protected_services=wanted.protected_services,
                    protected_instances=wanted.protected_instances,
                    allow_mass_prune=allow_mass_prune, allow_recreate=settings.allow_recreate,

@@ -58,12 +58,12 @@ class Fleet:
                    for i, state in (controls or {}).items()}
         (base / "deployments.json").write_text(json.dumps({"v2": {"deployments": deployments, "controls": control}}))
 
-    def cycle(self, *, apply: bool = True) -> CycleResult:
+    def cycle(self, *, apply: bool = True, **kw: Any) -> CycleResult:
         rendered = render_tree(DirectoryTree(self.root), [CLUSTER],
                                lambda c: RenderSettings(cluster=c, label_domain=DOMAIN), [self.service])
         assert not [i for i in rendered.issues if i.is_error], rendered.issues
         result = reconcile(self.cluster, self.settings, rendered, label_domain=DOMAIN, apply=apply,
-                           services=frozenset({self.service}), check_drift=True)
+                           services=frozenset({self.service}), check_drift=True, **kw)
         assert not result.failed, [o.as_dict() for o in result.failed]
         return result
 
@@ -114,6 +114,60 @@ def action(result: CycleResult, instance: str, kind: str = "Deployment") -> Any:
 
 
 TWO = "a: {instances: 2, deploy_group: prod}\nb: {instances: 2, deploy_group: prod}\n"
+TWELVE = "".join(f"i{n:02d}: {{instances: 1, deploy_group: prod}}\n" for n in range(12))
+
+
+def test_first_apply_creates_and_the_second_writes_nothing(fleet: Any) -> None:
+    f = fleet()
+    f.write(TWO, {"prod": GOOD})
+    planned = f.cycle(apply=False)
+    assert planned.plan.summary()["create"] == 1 + 2 * 2 and planned.requests["writes"] == 0
+    first = f.cycle()
+    assert first.plan.summary()["create"] == 5 and first.requests["writes"] == 5
+    settled = f.settled()
+    assert settled.requests == {"reads": 5, "writes": 0, "dry_runs": 0}  # one LIST per kind
+
+
+def test_a_registry_change_across_twelve_instances_starts_two_bounces_at_a_time(fleet: Any) -> None:
+    f = fleet(rollout=RolloutBudget(max_concurrent_bounces=2))
+    f.write(TWELVE, {"prod": GOOD})
+    f.cycle()
+    f.settled()
+    f.write(TWELVE, {"prod": FIXED})
+    result = f.cycle()
+    summary = result.plan.summary()
+    assert summary["update"] == 2 and summary["wait"] == 10
+    assert all("max_concurrent_bounces 2" in a.reason for a in result.plan.actions if a.action == "wait")
+    assert sum(f.image(f"i{n:02d}").endswith(FIXED) for n in range(12)) == 2
+    # every later cycle keeps at most two rollouts going until all twelve run the new version
+    deadline = time.monotonic() + 120
+    while not all(f.image(f"i{n:02d}").endswith(FIXED) for n in range(12)):
+        result = f.cycle()
+        rolling = [k for k, h in result.health.items() if h.state != "complete"]
+        assert len(rolling) <= 2, rolling
+        assert time.monotonic() < deadline, "the rollout did not finish"
+        time.sleep(0.2)
+    f.settled()
+
+
+def test_prune_is_refused_over_the_fraction_and_when_the_sources_failed(fleet: Any) -> None:
+    f = fleet(prune=True, max_prune_fraction=0.5)
+    groups = {f"{CLUSTER}.{i}": GOOD for i in ("a", "b", "c", "d")}
+    f.write("a: {instances: 1}\nb: {instances: 1}\nc: {instances: 1}\nd: {instances: 1}\n", groups)
+    f.cycle()
+    f.write("a: {instances: 1}\n", groups)  # 3 of 4 workloads would go
+    refused = f.cycle()
+    assert refused.plan.prune.refused and "over max_prune_fraction 0.5" in (refused.plan.prune.reason or "")
+    assert not [a for a in refused.plan.actions if a.action == "delete"] and refused.requests["writes"] == 0
+    f.write("a: {instances: 1}\nb: {instances: 1}\nc: {instances: 1}\n", groups)  # 1 of 4
+    failed_source = f.cycle(sources_ok=False)
+    assert failed_source.plan.prune.reason == "the sources could not be read"
+    assert failed_source.requests["writes"] == 0
+    assert len(f.cluster.list("Deployment", namespace=f.namespace)) == 4
+    pruned = f.cycle()
+    assert [(a.kind, a.instance) for a in pruned.plan.actions if a.action == "delete"] == [
+        ("PodDisruptionBudget", "d"), ("Deployment", "d")]
+    assert len(f.cluster.list("Deployment", namespace=f.namespace)) == 3
 
 
 @pytest.mark.parametrize("auto_rollback", [True, False], ids=["auto_rollback", "halt_only"])
