@@ -158,6 +158,23 @@ class KubeCluster:
             body=body, content_type=APPLY_CONTENT_TYPE))
         return self._item(k, result, False)
 
+    def create(self, obj: Obj, *, field_manager: str = FIELD_MANAGER) -> Obj:
+        kind = str(obj.get("kind") or "")
+        meta = obj.get("metadata") or {}
+        name, namespace = meta.get("name"), meta.get("namespace")
+        k = kind_of(kind)
+        namespace = namespace if k.namespaced else None
+        describe = _where(kind, name, namespace)
+        if not name:
+            raise Invalid(f"{describe}: metadata.name is required")
+        # Not idempotent: a retry after an ambiguous failure could meet its own object (409),
+        # so only failures where the server surely did not act are retried.
+        result = self._send(Request(
+            method="POST", path=k.path(namespace), describe=describe, counter="writes",
+            params=[("fieldManager", field_manager)], body=json.dumps(obj, separators=(",", ":")).encode(),
+            content_type="application/json"))
+        return self._item(k, result, False)
+
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
                propagation: str = "Background", uid: str | None = None, dry_run: bool = False) -> None:
         k = kind_of(kind)

@@ -60,6 +60,11 @@ class Cluster(Protocol):
         removed; fields other managers own stay."""
         ...
 
+    def create(self, obj: Obj, *, field_manager: str = FIELD_MANAGER) -> Obj:
+        """Create `obj`; Conflict (409 AlreadyExists) when an object of that name exists. For
+        objects that must have one writer at a time (a Lease): apply would silently update."""
+        ...
+
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
                propagation: str = "Background", uid: str | None = None, dry_run: bool = False) -> None:
         """Delete one object; with `uid`, only that incarnation of it (else Conflict)."""

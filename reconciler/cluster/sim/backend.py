@@ -138,6 +138,11 @@ class SimCluster:
     def apply(self, obj: Obj, *, field_manager: str = FIELD_MANAGER, force: bool = True,
               dry_run: bool = False) -> Obj:
         self._request("dry_runs" if dry_run else "writes")
+        return self._write(obj, field_manager, force, dry_run)
+
+    def _write(self, obj: Obj, field_manager: str, force: bool, dry_run: bool, *,
+               create_only: bool = False) -> Obj:
+        """Server-side apply in one transaction; `create_only` refuses an existing object (409)."""
         if not isinstance(obj, dict) or not obj.get("kind"):
             raise Invalid("Object 'Kind' is missing", status=400, reason="BadRequest")
         info = self._kind(str(obj["kind"]), obj.get("apiVersion"))
@@ -156,6 +161,8 @@ class SimCluster:
             config["metadata"].pop("namespace", None)
         with self._session(not dry_run, namespace if namespace is not None else "") as (txn, now):
             live_row = txn.get(info.kind, namespace, name)
+            if create_only and live_row is not None:
+                raise Conflict(f'{_qualified(info)} "{name}" already exists', reason="AlreadyExists")
             if namespace is not None:
                 ns = txn.get("Namespace", None, namespace)
                 if ns is None:
@@ -184,6 +191,10 @@ class SimCluster:
                 self.engine.workload_changed(txn, row, react)
             stored_copy: Obj = clone(row.obj)
             return stored_copy
+
+    def create(self, obj: Obj, *, field_manager: str = FIELD_MANAGER) -> Obj:
+        self._request("writes")
+        return self._write(obj, field_manager, False, False, create_only=True)
 
     @staticmethod
     def _ordered_meta(meta: Obj) -> Obj:
