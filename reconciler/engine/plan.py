@@ -32,6 +32,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,11 +94,13 @@ class Action:
 
 @dataclass(frozen=True)
 class PruneDecision:
-    """How many objects git no longer has, and whether deleting them was refused (and why)."""
+    """How many objects git no longer has, and whether deleting them was refused (and why).
+    `orphans`: (kind, namespace, name, service, instance) of each candidate."""
 
     candidates: int
     refused: bool
     reason: str | None
+    orphans: tuple[tuple[str, str | None, str, str, str], ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"candidates": self.candidates, "refused": self.refused, "reason": self.reason}
@@ -329,6 +332,9 @@ def plan(cluster: str, desired: Sequence[Desired], live: Sequence[Mapping[str, A
     decision = _prune_decision(candidates, live_by_key.values(), label_domain, prune=prune,
                                max_prune_fraction=max_prune_fraction, sources_ok=sources_ok,
                                allow_mass_prune=allow_mass_prune)
+    decision = dataclasses.replace(decision, orphans=tuple(
+        (*_key(obj), _label(obj, label_domain, "service"), _label(obj, label_domain, "instance"))
+        for obj in candidates))
     deletes = late_deletes + dropped
     if candidates and not decision.refused:
         for obj in candidates:

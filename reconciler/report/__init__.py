@@ -1,0 +1,1 @@
+"""Reports built from cycles: instance status rows (drift), counts."""
