@@ -7,6 +7,7 @@ daemon call it. Nothing is written when `apply` is False.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -89,11 +90,13 @@ def desired_objects(rendered: TreeRender, cluster: str) -> ClusterDesired:
 def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *, label_domain: str,
               apply: bool, dry_run: bool = False, allow_mass_prune: bool = False,
               services: frozenset[str] | None = None, now: datetime | None = None,
-              check_drift: bool = False, sources_ok: bool = True) -> CycleResult:
+              check_drift: bool = False, sources_ok: bool = True,
+              may_write: Callable[[], bool] | None = None) -> CycleResult:
     """Plan (and with `apply`, carry out) one cycle on `cluster`. `services` limits the cycle to
     those services: objects of other services are neither changed nor pruned. `check_drift`
     compares every object field by field (PDBs and HPAs are then listed in full). Without
-    `sources_ok` (git could not be read: `rendered` is the last good state) nothing is pruned."""
+    `sources_ok` (git could not be read: `rendered` is the last good state) nothing is pruned.
+    `may_write` is asked before each write (see `executor.execute`)."""
     now = now or datetime.now(timezone.utc)
     before = cluster.counters.snapshot()
     wanted = desired_objects(rendered, settings.name)
@@ -118,7 +121,7 @@ def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *
                      now=now, label_domain=label_domain)
     outcomes: list[Outcome] = []
     if apply:
-        outcomes = execute(cluster, final, label_domain=label_domain, dry_run=dry_run)
+        outcomes = execute(cluster, final, label_domain=label_domain, dry_run=dry_run, may_write=may_write)
     after = cluster.counters.snapshot()
     return CycleResult(settings.name, dry_run or not apply, final, outcomes,
                        {k: after[k] - before[k] for k in after}, health)

@@ -8,7 +8,7 @@ Conflict is met by re-reading the object and trying again (never taking over an 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,17 +34,25 @@ class Outcome:
         return {**self.action.as_dict(), "result": "ok" if self.ok else "failed", "error": self.error}
 
 
-def execute(cluster: Cluster, plan: Plan, *, label_domain: str, dry_run: bool = False) -> list[Outcome]:
+def execute(cluster: Cluster, plan: Plan, *, label_domain: str, dry_run: bool = False,
+            may_write: Callable[[], bool] | None = None) -> list[Outcome]:
     """Apply `plan`'s create/update/scale/delete actions in order; noop and wait do nothing.
 
     With `dry_run` every write is sent as a server dry run, except for objects inside a namespace
     the plan itself creates: the server cannot check those before the namespace exists.
+    `may_write` is asked before every action: once it says no (the lease was lost, the daemon is
+    stopping), nothing more is written and the remaining actions are reported as not attempted.
     """
     initial = _initial_replicas(plan)
     new_namespaces = {a.name for a in plan.actions if a.kind == "Namespace" and a.action == "create"}
     outcomes = []
+    stopped = False
     for action in plan.actions:
         if action.action not in WRITING_ACTIONS:
+            continue
+        if stopped or (may_write is not None and not dry_run and not may_write()):
+            stopped = True
+            outcomes.append(Outcome(action, False, "not attempted: writing stopped (lease lost or shutting down)"))
             continue
         if dry_run and action.namespace in new_namespaces:
             outcomes.append(Outcome(action, True))
