@@ -1,0 +1,89 @@
+"""What the daemon knows right now, shared between its jobs and its HTTP handlers (thread-safe).
+
+The clusters and git are the state; this is only the latest view of them: the source in force,
+the last cycle of each cluster and the rows built from it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.report.status import SETTLED, Row
+
+
+@dataclass
+class ClusterView:
+    """The latest about one cluster."""
+
+    reachable: bool | None = None  # None: not reconciled yet
+    error: str | None = None
+    leader: bool = False
+    rows: list[Row] = field(default_factory=list)
+    last_cycle: dict[str, Any] | None = None  # the cycle's plan/apply JSON
+    last_success: datetime | None = None
+
+
+@dataclass
+class SourceView:
+    soa_configs_commit: str | None = None
+    deployments_commit: str | None = None
+    error: str | None = None
+    read_once: bool = False
+
+
+class DaemonState:
+    """The daemon's current view; every accessor takes the lock and returns copies."""
+
+    def __init__(self, clusters: list[str]) -> None:
+        self._lock = threading.Lock()
+        self.source = SourceView()
+        self.clusters = {name: ClusterView() for name in clusters}
+
+    def set_source(self, *, soa_commit: str | None, deployments_commit: str | None, error: str | None) -> None:
+        with self._lock:
+            if soa_commit is not None:
+                self.source.soa_configs_commit = soa_commit
+                self.source.deployments_commit = deployments_commit
+                self.source.read_once = True
+            self.source.error = error
+
+    def set_cluster(self, name: str, **changes: Any) -> None:
+        with self._lock:
+            view = self.clusters.setdefault(name, ClusterView())
+            for key, value in changes.items():
+                setattr(view, key, value)
+
+    def ready(self) -> tuple[bool, list[str]]:
+        """Ready when the sources were read once and every cluster answered its last cycle."""
+        with self._lock:
+            problems = []
+            if not self.source.read_once:
+                problems.append(f"sources not read yet{': ' + self.source.error if self.source.error else ''}")
+            for name, view in self.clusters.items():
+                if view.reachable is not True:
+                    problems.append(f"cluster {name}: {view.error or 'not reconciled yet'}")
+            return not problems, problems
+
+    def drift(self, *, cluster: str | None = None, service: str | None = None) -> dict[str, Any]:
+        """The drift report (spec section 7 JSON shape), bad rows first."""
+        with self._lock:
+            rows = [r for name, view in self.clusters.items() if cluster in (None, name) for r in view.rows
+                    if service in (None, r.service)]
+            rows.sort(key=lambda r: (r.status in SETTLED, r.cluster, r.service, r.instance))
+            return {
+                "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "source": {"soa_configs_commit": self.source.soa_configs_commit,
+                           "deployments_commit": self.source.deployments_commit, "error": self.source.error},
+                "clusters": {name: {"reachable": view.reachable, "error": view.error, "leader": view.leader,
+                                    "last_success": view.last_success.strftime("%Y-%m-%dT%H:%M:%SZ")
+                                    if view.last_success else None}
+                             for name, view in self.clusters.items() if cluster in (None, name)},
+                "instances": [r.as_dict() for r in rows],
+            }
+
+    def last_cycles(self) -> dict[str, Any]:
+        with self._lock:
+            return {name: view.last_cycle for name, view in self.clusters.items()}
