@@ -87,15 +87,15 @@ class LeaseElector:
                 return
             self._valid_until = started + self.renew_deadline
             return
-        spec = dict(lease.get("spec") or {})
+        spec: dict[str, Any] = dict(lease.get("spec") or {})
         holder = spec.get("holderIdentity")
         version = (lease.get("metadata") or {}).get("resourceVersion")
         if holder and holder != self.identity and not self._expired(spec, started):
             self._valid_until = 0.0
             return
         new: dict[str, Any] = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
-               "renewTime": _micro(now), "acquireTime": spec.get("acquireTime") or _micro(now),
-               "leaseTransitions": int(spec.get("leaseTransitions") or 0)}
+                               "renewTime": _micro(now), "acquireTime": spec.get("acquireTime") or _micro(now),
+                               "leaseTransitions": int(spec.get("leaseTransitions") or 0)}
         if holder != self.identity:
             new["acquireTime"] = _micro(now)
             new["leaseTransitions"] += 1
