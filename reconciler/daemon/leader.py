@@ -78,10 +78,10 @@ class LeaseElector:
             lease = cluster.get("Lease", self.name, self.namespace)
         except NotFound:
             self._ensure_namespace(cluster)
-            spec = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
-                    "acquireTime": _micro(now), "renewTime": _micro(now), "leaseTransitions": 0}
+            first = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
+                     "acquireTime": _micro(now), "renewTime": _micro(now), "leaseTransitions": 0}
             try:
-                cluster.create(self._body(spec), field_manager=LEASE_MANAGER)
+                cluster.create(self._body(first), field_manager=LEASE_MANAGER)
             except Conflict:
                 self._valid_until = 0.0
                 return
