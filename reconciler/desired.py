@@ -6,21 +6,12 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from reconciler.render.service import RenderResult, render_service
 from reconciler.render.settings import RenderSettings
 from reconciler.soa.issues import Issue
 from reconciler.soa.load import ServiceLoad, load_service
-from reconciler.soa.tree import ServiceFiles, unreadable_issues
-
-
-class SoaSource(Protocol):
-    """Where service files come from: a directory today, a git commit as well later."""
-
-    def services(self) -> tuple[list[str], list[Issue]]: ...
-
-    def read_service(self, service: str, cluster: str | None = None) -> ServiceFiles: ...
+from reconciler.soa.tree import ServiceFiles, SoaSource, unreadable_issues
 
 
 @dataclass

@@ -12,6 +12,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from reconciler.soa.issues import Issue, error, warning
 
@@ -47,6 +48,14 @@ def autotuned_file_name(cluster: str) -> str:
     return f"{AUTOTUNED_DIR}/kubernetes-{cluster}.yaml"
 
 
+class SoaSource(Protocol):
+    """Where service files come from: a directory (DirectoryTree) or a git commit (GitTree)."""
+
+    def services(self) -> tuple[list[str], list[Issue]]: ...
+
+    def read_service(self, service: str, cluster: str | None = None) -> ServiceFiles: ...
+
+
 class DirectoryTree:
     """A soa-configs directory on disk."""
 
@@ -66,7 +75,11 @@ class DirectoryTree:
             name = entry.name
             if name.startswith("."):
                 continue  # .git and friends: silently not services
-            if not entry.is_dir():
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # a symlink loop, say: not a directory we can read
+                is_dir = False
+            if not is_dir:
                 if SERVICE_NAME.match(name):  # named like a service: probably meant to be one
                     skipped.append(warning(name, "skipped: not a directory"))
                 continue  # README.md and the like are not services

@@ -85,6 +85,13 @@ def test_symlink_out_of_the_tree_is_refused(tree, tmp_path: Path, capsys: pytest
     assert code == 1
 
 
+def test_a_top_level_symlink_loop_is_skipped(tree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree(GOOD)
+    os.symlink(root / "loop", root / "loop")
+    code, out, _ = run(capsys, "validate", "--soa-dir", str(root))
+    assert code == 0 and "warning: loop: skipped: not a directory" in out
+
+
 def test_symlink_inside_the_tree_is_followed(tree, capsys: pytest.CaptureFixture[str]) -> None:
     root = tree({**GOOD, "twin/deployments.json": deployments_json("twin", {"c1.main": SHA}),
                  "twin/shared.yaml": "main: {cpus: 2}\n"})
