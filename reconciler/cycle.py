@@ -90,13 +90,14 @@ def desired_objects(rendered: TreeRender, cluster: str) -> ClusterDesired:
 def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *, label_domain: str,
               apply: bool, dry_run: bool = False, allow_mass_prune: bool = False,
               services: frozenset[str] | None = None, now: datetime | None = None,
-              check_drift: bool = False, sources_ok: bool = True,
+              check_drift: bool = False, sources_ok: bool = True, fleet_wide: bool = False,
               may_write: Callable[[], bool] | None = None) -> CycleResult:
     """Plan (and with `apply`, carry out) one cycle on `cluster`. `services` limits the cycle to
     those services: objects of other services are neither changed nor pruned. `check_drift`
     compares every object field by field (PDBs and HPAs are then listed in full). Without
     `sources_ok` (git could not be read: `rendered` is the last good state) nothing is pruned.
-    `may_write` is asked before each write (see `executor.execute`)."""
+    `may_write` is asked before each write (see `executor.execute`). `fleet_wide`: a cluster-wide
+    setting changed, so config-only bounces go after new code deploys (spec section 4)."""
     now = now or datetime.now(timezone.utc)
     before = cluster.counters.snapshot()
     wanted = desired_objects(rendered, settings.name)
@@ -117,7 +118,7 @@ def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *
     budget = Budget(settings.rollout.max_concurrent_bounces, settings.rollout.max_unavailable_fraction,
                     settings.rollout.bounces_per_minute)
     workloads = [o for o in live if o.get("kind") in WORKLOAD_KINDS]
-    final = annotate(gate(guarded, workloads, budget, now=now, label_domain=label_domain),
+    final = annotate(gate(guarded, workloads, budget, now=now, label_domain=label_domain, fleet_wide=fleet_wide),
                      now=now, label_domain=label_domain)
     outcomes: list[Outcome] = []
     if apply:

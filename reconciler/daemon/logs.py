@@ -41,6 +41,12 @@ def setup(stream: TextIO | None = None, *, level: int = logging.INFO, as_json: b
     LOGGER.handlers[:] = [handler]
     LOGGER.setLevel(level)
     LOGGER.propagate = False
+    # the scheduler's own messages (a job skipped because its previous run is still going, ...)
+    # are routine here: only its errors are shown, in the same format
+    scheduler = logging.getLogger("apscheduler")
+    scheduler.handlers[:] = [handler]
+    scheduler.setLevel(logging.ERROR)
+    scheduler.propagate = False
 
 
 def log(event: str, level: int = logging.INFO, **fields: Any) -> None:

@@ -57,11 +57,14 @@ class DaemonState:
                 setattr(view, key, value)
 
     def ready(self) -> tuple[bool, list[str]]:
-        """Ready when the sources were read once and every cluster answered its last cycle."""
+        """Ready when the sources were read (and the last poll worked) and every cluster answered
+        its last cycle."""
         with self._lock:
             problems = []
             if not self.source.read_once:
                 problems.append(f"sources not read yet{': ' + self.source.error if self.source.error else ''}")
+            elif self.source.error:
+                problems.append(f"source error (the last good commit stays in force): {self.source.error}")
             for name, view in self.clusters.items():
                 if view.reachable is not True:
                     problems.append(f"cluster {name}: {view.error or 'not reconciled yet'}")

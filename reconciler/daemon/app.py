@@ -1,0 +1,371 @@
+"""`reconciler run`: the jobs of the daemon and how they share the latest rendering.
+
+Jobs (APScheduler, each never overlapping itself):
+- `poll` every `poll_interval`: read the sources; on new commits re-render only the changed
+  services, then reconcile every cluster at once. A webhook runs it immediately.
+- `reconcile:<cluster>` every `reconcile_interval`, one per cluster, in parallel and isolated:
+  a failure of one never touches the others. Only the holder of the cluster's lease writes;
+  the others plan read-only (their reports stay current).
+- `resync` every `resync_interval`: the same cycle comparing every object field by field (drift).
+- `generate` every `generate_interval` when `service_repos` is configured: deploy/control tags
+  to deployments.json commits.
+- `lease:<cluster>`: renews (or tries to take) the cluster's lease every `retry_period`.
+
+Shutdown (SIGTERM/SIGINT): no new job starts, the cycle in flight stops between two objects
+(never inside one), leases are released, the HTTP server closes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from reconciler.cluster.errors import ClusterError
+from reconciler.cluster.factory import connect
+from reconciler.cluster.protocol import Cluster
+from reconciler.config import Config
+from reconciler.cycle import CycleResult, reconcile
+from reconciler.daemon.http import Api, Server
+from reconciler.daemon.leader import Elector, elector_for
+from reconciler.daemon.logs import error, log, warn
+from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.state import DaemonState
+from reconciler.desired import TreeRender, render_tree
+from reconciler.render.service import RenderResult
+from reconciler.report.status import counts, in_progress, instance_rows
+from reconciler.soa.issues import Issue
+from reconciler.sources.deployments_branch import DeploymentsBranch
+from reconciler.sources.errors import SourceError
+from reconciler.sources.generate import generate
+from reconciler.sources.poll import PollResult, SourcePoller
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often each job runs (seconds); `None` reconcile/resync intervals follow poll_interval."""
+
+    reconcile_interval: float | None = None
+    resync_interval: float = 300.0
+    retry_period: float = 2.0
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+
+
+class Rendering:
+    """The latest rendering, per service, updated service by service (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[str, list[RenderResult]] = {}
+        self._issues: dict[str, list[Issue]] = {}
+        self._general: list[Issue] = []
+
+    def update(self, rendered: TreeRender, services: frozenset[str] | None) -> None:
+        """Take `rendered` for `services` (None: all of them; services gone from the tree go)."""
+        results: dict[str, list[RenderResult]] = {}
+        for result in rendered.results:
+            results.setdefault(result.service, []).append(result)
+        issues: dict[str, list[Issue]] = {}
+        general: list[Issue] = []
+        for issue in rendered.issues:
+            if issue.service:
+                issues.setdefault(issue.service, []).append(issue)
+            else:
+                general.append(issue)
+        with self._lock:
+            if services is None:
+                self._results, self._issues, self._general = results, issues, general
+                return
+            for service in services:
+                self._results.pop(service, None)
+                self._issues.pop(service, None)
+            self._results.update(results)
+            self._issues.update(issues)
+
+    def view(self) -> TreeRender:
+        with self._lock:
+            return TreeRender(results=[r for rs in self._results.values() for r in rs],
+                              issues=[*self._general, *(i for its in self._issues.values() for i in its)],
+                              services=sorted(self._results))
+
+
+class Daemon:
+    """One reconciler process: sources, renders, cycles, HTTP, leases."""
+
+    def __init__(self, config: Config, *, timing: Timing = Timing(), identity: str | None = None,
+                 listen: str | None = None, workers: int = 1) -> None:
+        if config.soa_configs is None:
+            raise ValueError("the config has no soa_configs source")
+        self.config = config
+        self.timing = timing
+        self.identity = identity or f"{os.uname().nodename}-{os.getpid()}"
+        self.workers = workers
+        self.state = DaemonState(list(config.clusters))
+        self.metrics = Metrics()
+        self.rendering = Rendering()
+        self.poller = SourcePoller(config.soa_configs, config.state_dir)
+        self.poll_result: PollResult | None = None
+        self.clusters: dict[str, Cluster] = {}
+        self.electors: dict[str, Elector] = {}
+        self._stopping = threading.Event()
+        self._render_lock = threading.Lock()
+        self._fleet_wide: set[str] = set()  # clusters whose rendering settings changed
+        self._force_poll = False  # a webhook asks for a poll now, backoff or not
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                          "misfire_grace_time": None})
+        secret_env = config.soa_configs.webhook_secret_env
+        self.api = Api(self.state, self.metrics, webhook_secret=lambda: _secret(secret_env),
+                       on_push=self.on_push)
+        self.server = Server(self.api, listen or config.listen)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Read the sources once, start the HTTP server and the jobs."""
+        os.makedirs(self.config.state_dir, exist_ok=True)
+        for name, settings in self.config.clusters.items():
+            self.electors[name] = elector_for(name, settings, self.config, self.identity, self.timing,
+                                              self._cluster)
+        self.poll(initial=True)
+        self.server.start()
+        poll_every = self.config.soa_configs.poll_interval if self.config.soa_configs else 15.0
+        reconcile_every = self.timing.reconcile_interval or poll_every
+        self.scheduler.add_job(self.poll, "interval", seconds=poll_every, id="poll")
+        for name in self.config.clusters:
+            self.scheduler.add_job(self.renew, "interval", seconds=self.timing.retry_period, args=[name],
+                                   id=f"lease:{name}", next_run_time=datetime.now(timezone.utc))
+            self.scheduler.add_job(self.reconcile, "interval", seconds=reconcile_every, args=[name],
+                                   id=f"reconcile:{name}", next_run_time=datetime.now(timezone.utc))
+            self.scheduler.add_job(self.reconcile, "interval", seconds=self.timing.resync_interval,
+                                   args=[name], kwargs={"check_drift": True}, id=f"resync:{name}")
+        repos = self.config.service_repos
+        if repos is not None and self.poller.mirror is not None:
+            self.scheduler.add_job(self.generate_deployments, "interval", seconds=repos.generate_interval,
+                                   id="generate", next_run_time=datetime.now(timezone.utc))
+        self.scheduler.start()
+        log("daemon started", listen=self.server.address, identity=self.identity,
+            clusters=sorted(self.config.clusters))
+
+    def stop(self) -> None:
+        """Graceful: no new job, the cycle in flight stops between objects, leases released."""
+        self._stopping.set()
+        self.scheduler.shutdown(wait=True)
+        for elector in self.electors.values():
+            elector.release()
+        self.server.stop()
+        for cluster in self.clusters.values():
+            cluster.close()
+        log("daemon stopped")
+
+    def reload(self, path: str) -> bool:
+        """SIGHUP: read `path` again. An invalid file, or one that adds or removes clusters or
+        changes the source, is refused and the old configuration stays in force. Otherwise the new
+        cluster settings apply from the next cycle and everything is rendered again; when the
+        rendering settings changed, the resulting bounces count as fleet-wide (they go last)."""
+        from reconciler.config import ConfigError, load_config
+
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            error("configuration refused; the old one stays in force", path=path, error=str(exc))
+            return False
+        if set(new.clusters) != set(self.config.clusters) or new.soa_configs != self.config.soa_configs \
+                or new.label_domain != self.config.label_domain or new.state_dir != self.config.state_dir:
+            error("configuration refused: clusters, sources, label_domain and state_dir change only with a "
+                  "restart; the old one stays in force", path=path)
+            return False
+        settings_changed = {name for name in new.clusters
+                            if new.render_settings(name) != self.config.render_settings(name)}
+        self.config = new
+        self._fleet_wide |= settings_changed
+        snapshot = self.poll_result.snapshot if self.poll_result else None
+        if snapshot is not None:
+            with self._render_lock:
+                self.rendering.update(render_tree(snapshot.tree, list(new.clusters), new.render_settings), None)
+        log("configuration reloaded", path=path, rendering_changed=sorted(settings_changed))
+        self.trigger("reconcile")
+        return True
+
+    def trigger(self, job: str) -> None:
+        """Run `job` (or every `reconcile:*` job for "reconcile") now."""
+        now = datetime.now(timezone.utc)
+        for candidate in self.scheduler.get_jobs():
+            if candidate.id == job or (job == "reconcile" and candidate.id.startswith("reconcile:")):
+                candidate.modify(next_run_time=now)
+
+    # ------------------------------------------------------------------ jobs
+    def poll(self, initial: bool = False) -> None:
+        started = time.monotonic()
+        force, self._force_poll = self._force_poll, False
+        result = self.poller.poll(force=force)
+        self.metrics.git_poll_duration.observe(time.monotonic() - started)
+        self.poll_result = result
+        snapshot = result.snapshot
+        if result.error:
+            self.metrics.source_errors.labels(source="soa_configs").inc()
+            warn("source poll failed", error=result.error, in_force=snapshot.soa_commit if snapshot else None)
+        self.state.set_source(soa_commit=snapshot.soa_commit if snapshot else None,
+                              deployments_commit=snapshot.deployments_commit if snapshot else None,
+                              error=result.error)
+        if snapshot is not None:
+            self.metrics.set_commits({"soa_configs": snapshot.soa_commit,
+                                      "deployments": snapshot.deployments_commit})
+        if not result.fresh or snapshot is None:
+            return
+        changed = None if result.changed is None else frozenset(result.changed)
+        if changed is not None and not changed and not initial:
+            return
+        with self._render_lock:
+            present = set(snapshot.tree.services()[0]) if changed is not None else set()
+            rendered = render_tree(snapshot.tree, list(self.config.clusters), self.config.render_settings,
+                                   sorted(changed & present) if changed is not None else None,
+                                   workers=self.workers if initial else 1)
+            self.rendering.update(rendered, changed)  # services gone from git go from the rendering
+        log("rendered", soa_commit=snapshot.soa_commit, deployments_commit=snapshot.deployments_commit,
+            services="all" if changed is None else sorted(changed), instances=len(rendered.results))
+        if not initial:
+            self.trigger("reconcile")
+
+    def on_push(self, payload: dict[str, Any]) -> None:
+        """A signed webhook: a push to a service repository regenerates that service's
+        deployments.json at once; any other push polls the sources at once."""
+        repository = payload.get("repository")
+        name = repository.get("name") if isinstance(repository, dict) else None
+        snapshot = self.poll_result.snapshot if self.poll_result else None
+        if (self.config.service_repos is not None and isinstance(name, str) and snapshot is not None
+                and name in snapshot.tree.services()[0]):
+            self.scheduler.add_job(self.generate_deployments, kwargs={"services": [name]},
+                                   id=f"generate:{name}", replace_existing=True)
+            return
+        self._force_poll = True
+        self.trigger("poll")
+
+    def generate_deployments(self, services: list[str] | None = None) -> None:
+        """Deploy and control tags of the service repositories -> one deployments branch commit."""
+        repos, source = self.config.service_repos, self.config.soa_configs
+        snapshot = self.poll_result.snapshot if self.poll_result else None
+        if repos is None or source is None or self.poller.mirror is None or snapshot is None:
+            return
+        try:
+            result = generate(snapshot.tree, DeploymentsBranch(self.poller.mirror, source.deployments_branch),
+                              repos.url_template, services=services, parallelism=repos.parallelism)
+        except SourceError as exc:
+            self.metrics.source_errors.labels(source="deployments").inc()
+            warn("deployments generation failed", error=str(exc))
+            return
+        for service, problem in sorted(result.errors.items()):
+            self.metrics.source_errors.labels(source="service_repos").inc()
+            warn("service repository unreadable; its deployments.json is kept", service=service, error=problem)
+        if result.commit:
+            log("deployments committed", commit=result.commit,
+                services=[c.service for c in result.changed])
+            self.trigger("poll")
+
+    def renew(self, name: str) -> None:
+        elector = self.electors[name]
+        was = elector.is_leader()
+        try:
+            elector.renew()
+        except ClusterError as exc:
+            warn("lease renewal failed", cluster=name, error=str(exc))
+        now = elector.is_leader()
+        self.metrics.leader.labels(cluster=name).set(1 if now else 0)
+        self.state.set_cluster(name, leader=now)
+        if now != was:
+            log("lease acquired" if now else "lease lost", cluster=name, identity=self.identity)
+            if now:
+                self.trigger(f"reconcile:{name}")
+
+    def reconcile(self, name: str, check_drift: bool = False) -> CycleResult | None:
+        if self._stopping.is_set() or self.poll_result is None or self.poll_result.snapshot is None:
+            return None
+        settings = self.config.clusters[name]
+        elector = self.electors[name]
+        started = time.monotonic()
+        try:
+            cluster = self._cluster(name)
+            leader = elector.is_leader()
+            result = reconcile(cluster, settings, self.rendering.view(), label_domain=self.config.label_domain,
+                               apply=leader, check_drift=check_drift, sources_ok=self.poll_result.error is None,
+                               fleet_wide=name in self._fleet_wide,
+                               may_write=lambda: elector.is_leader() and not self._stopping.is_set())
+        except ClusterError as exc:
+            self.state.set_cluster(name, reachable=False, error=str(exc))
+            error("cycle failed", cluster=name, error=str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - one cluster's bug must not stop the others
+            self.state.set_cluster(name, reachable=False, error=f"{type(exc).__name__}: {exc}")
+            error("cycle crashed", cluster=name, error=f"{type(exc).__name__}: {exc}")
+            return None
+        self.metrics.reconcile_duration.labels(cluster=name).observe(time.monotonic() - started)
+        if not any(a.action in ("update", "wait") for a in result.plan.actions):
+            self._fleet_wide.discard(name)  # the fleet-wide change has rolled out
+        self._record(name, result, leader)
+        return result
+
+    # ------------------------------------------------------------------ helpers
+    def _cluster(self, name: str) -> Cluster:
+        if name not in self.clusters:
+            self.clusters[name] = connect(self.config.clusters[name])
+        return self.clusters[name]
+
+    def _record(self, name: str, result: CycleResult, leader: bool) -> None:
+        rows = instance_rows(name, self.rendering.view().results, result.plan, result.health,
+                             label_domain=self.config.label_domain)
+        now = datetime.now(timezone.utc)
+        self.state.set_cluster(name, reachable=True, error=None, rows=rows, last_cycle=result.as_dict(),
+                               last_success=now, leader=leader)
+        self.metrics.set_instances(name, counts(rows))
+        self.metrics.rollouts_in_progress.labels(cluster=name).set(in_progress(result.health))
+        self.metrics.last_success.labels(cluster=name).set(now.timestamp())
+        for outcome in result.outcomes:
+            a = outcome.action
+            self.metrics.apply_total.labels(cluster=name, kind=a.kind, action=a.action,
+                                            result="ok" if outcome.ok else "failed").inc()
+        for outcome in result.outcomes:
+            a = outcome.action
+            log("applied" if outcome.ok else "apply failed", cluster=name, action=a.action, kind=a.kind,
+                namespace=a.namespace, name=a.name, reason=a.reason, error=outcome.error)
+        for action in result.plan.actions:
+            if action.action == "wait":
+                log("waiting", cluster=name, kind=action.kind, name=action.name, reason=action.reason)
+
+
+def _secret(env: str | None) -> bytes | None:
+    """The webhook secret, read from the environment at each request (rotations need no restart)."""
+    value = os.environ.get(env) if env else None
+    return value.encode() if value else None
+
+
+def serve(daemon: Daemon, *, on_start: Callable[[], None] | None = None, config_path: str | None = None) -> None:
+    """Start `daemon` and block until SIGTERM/SIGINT, then stop it gracefully; SIGHUP reloads
+    `config_path`."""
+    import signal
+
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        log("signal received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    reload = threading.Event()
+    if config_path is not None:
+        signal.signal(signal.SIGHUP, lambda signum, frame: reload.set())
+    daemon.start()
+    if on_start is not None:
+        on_start()
+    try:
+        while not stop.wait(0.5):
+            if reload.is_set() and config_path is not None:
+                reload.clear()
+                daemon.reload(config_path)
+    finally:
+        daemon.stop()

@@ -1,0 +1,260 @@
+"""The daemon driven the way its users drive it: git pushes, deploy tags, webhooks, signals.
+
+Bare git repositories on disk (file:// URLs) stand for the soa-configs repository and the
+service repositories; `reconciler run` runs as a real process; the target is the simulated
+cluster or (kube tier) the real control plane. Each test uses its own label domain, so daemons
+of different tests never see each other's objects on the shared control plane.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cluster.protocol import Cluster
+from tests.support.gitremote import GitRemote
+from tests.support.daemon import DaemonProcess
+
+SECRET = "e2e-webhook-secret"
+
+
+def deploy_tag(group: str, when: datetime | None = None) -> str:
+    return f"paasta-{group}-{(when or datetime.now(timezone.utc)).strftime('%Y%m%dT%H%M%S')}-deploy"
+
+
+class World:
+    """A soa-configs remote, service remotes, a reconciler.yaml, the target cluster and daemons."""
+
+    def __init__(self, root: Path, cluster_yaml: str, cluster: Cluster, *, prune: bool = False) -> None:
+        self.root = root
+        self.domain = f"e2e{uuid.uuid4().hex[:6]}.example.com"
+        self.cluster = cluster
+        (root / "remotes").mkdir(parents=True)
+        self.soa = GitRemote(root / "remotes", "soa-configs")
+        self.services: dict[str, GitRemote] = {}
+        self.config = root / "reconciler.yaml"
+        self.config.write_text(f"""
+soa_configs:
+  repo: {self.soa.url}
+  branch: main
+  deployments_branch: deployments
+  poll_interval: 1s
+  webhook_secret_env: RECONCILER_E2E_SECRET
+service_repos:
+  url_template: {(root / 'remotes').as_uri()}/{{service}}.git
+  generate_interval: 1s
+clusters:
+  local:
+{cluster_yaml}
+    prune: {str(prune).lower()}
+    rollout: {{max_concurrent_bounces: 4, max_unavailable_fraction: 1.0}}
+label_domain: {self.domain}
+lease_namespace: lease-{self.domain.split('.')[0]}
+state_dir: {root / 'state'}
+""")
+        self.daemons: list[DaemonProcess] = []
+
+    def service(self, name: str, instances: str) -> GitRemote:
+        """A service in soa-configs (instances of cluster `local`) and its own repository."""
+        self.soa.commit({f"{name}/service.yaml": f"description: {name}\n",
+                         f"{name}/kubernetes-local.yaml": instances}, message=f"add {name}")
+        repo = GitRemote(self.root / "remotes", name)
+        repo.commit({"README": f"{name}\n"}, message="first")
+        self.services[name] = repo
+        return repo
+
+    def deploy(self, service: str, group: str, when: datetime | None = None, **files: str) -> str:
+        """A new commit in the service repository, tagged for deployment to `group`; its sha."""
+        repo = self.services[service]
+        sha = repo.commit({"README": f"{service} {uuid.uuid4().hex}\n", **files}, message="change")
+        repo.tag(deploy_tag(group, when), sha)
+        return sha
+
+    def daemon(self, *args: str) -> DaemonProcess:
+        process = DaemonProcess(self.config, self.root / f"daemon{len(self.daemons)}.log",
+                                "--reconcile-interval", "0.5", *args, env={"RECONCILER_E2E_SECRET": SECRET})
+        self.daemons.append(process)
+        return process.start()
+
+    def namespace(self, service: str) -> str:
+        return f"paastasvc-{service.replace('_', '--')}"
+
+    def workload(self, service: str, instance: str) -> dict[str, Any]:
+        return self.cluster.get("Deployment", f"{service}-{instance}", self.namespace(service))
+
+    def synced(self, daemon: DaemonProcess, service: str, instance: str, sha: str) -> dict[str, Any] | None:
+        row = daemon.row(service, instance)
+        ok = row is not None and row["status"] == "Synced" and (row["live"] or {}).get("git_sha") == sha
+        return row if ok else None
+
+    def close(self) -> None:
+        for daemon in self.daemons:
+            daemon.stop()
+        for service in self.services:
+            try:
+                self.cluster.delete("Namespace", self.namespace(service))
+            except Exception:  # noqa: BLE001 - cleanup
+                pass
+
+
+@pytest.fixture(params=[pytest.param("sim", id="sim"), pytest.param("kube", id="kube", marks=pytest.mark.kube)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    if request.param == "sim":
+        from reconciler.cluster.sim.backend import SimCluster
+
+        state = tmp_path / "sim.sqlite"
+        cluster: Cluster = SimCluster("local", state, pod_ready_seconds=0.5)
+        yaml = f"    sim: {{state: {state}, pod_ready_seconds: 0.5}}"
+    else:
+        from reconciler.cluster.kube import KubeCluster
+
+        controlplane = request.getfixturevalue("kube_controlplane")
+        cluster = KubeCluster.from_kubeconfig("local", str(controlplane.kubeconfig))
+        yaml = f"    kubeconfig: {controlplane.kubeconfig}"
+    made = World(tmp_path, yaml, cluster, prune=True)
+    yield made
+    made.close()
+    cluster.close()
+
+
+def test_a_deploy_tag_becomes_synced_and_the_webhook_is_faster(world: World) -> None:
+    world.service("web", "main: {instances: 2, deploy_group: prod}\n")
+    first = world.deploy("web", "prod", datetime.now(timezone.utc) - timedelta(minutes=1))
+    daemon = world.daemon()
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", first), "web.main Synced on the first sha", 90)
+    image = world.workload("web", "main")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(first)
+
+    # a second deploy, picked up by polling (generate_interval and poll_interval are 1 s)
+    started = time.monotonic()
+    second = world.deploy("web", "prod")
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", second), "web.main Synced on the second sha", 60)
+    polled = time.monotonic() - started
+
+    # a third, announced by a signed webhook naming the service repository
+    third = world.deploy("web", "prod", datetime.now(timezone.utc) + timedelta(seconds=2))
+    body = json.dumps({"ref": "refs/tags/x", "repository": {"name": "web"}}).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert daemon.post("/api/v1/hooks/git", body, {"X-Hub-Signature-256": "sha256=00"}) == 401
+    assert daemon.post("/api/v1/hooks/git", body, {"X-Hub-Signature-256": signature}) == 202
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", third), "web.main Synced on the third sha", 60)
+    deployments = [e for e in daemon.logs() if e.get("event") == "deployments committed"]
+    assert len(deployments) >= 3 and all(e["services"] == ["web"] for e in deployments)
+    print(f"tag push to Synced by polling: {polled:.1f} s")
+
+
+def test_a_config_change_rerenders_only_that_service(world: World) -> None:
+    world.service("web", "main: {instances: 1}\n")
+    world.service("api", "main: {instances: 1}\n")
+    shas = {s: world.deploy(s, "local.main") for s in ("web", "api")}
+    daemon = world.daemon()
+    for service, sha in shas.items():
+        daemon.wait_for(lambda s=service, h=sha: world.synced(daemon, s, "main", h), f"{service} Synced", 90)
+    before = len(daemon.logs())
+    world.soa.commit({"api/kubernetes-local.yaml": "main: {instances: 3}\n"}, message="api: 3 instances")
+    daemon.wait_for(lambda: (daemon.row("api", "main") or {}).get("live", {}).get("replicas") == 3
+                    and daemon.row("api", "main")["status"] == "Synced", "api at 3 replicas", 60)
+    rendered = [e for e in daemon.logs()[before:] if e.get("event") == "rendered"]
+    assert rendered and all(e["services"] == ["api"] for e in rendered), rendered
+    assert world.workload("web", "main")["metadata"]["generation"] == 1  # web untouched
+
+
+def test_git_unreachable_deletes_nothing_and_recovers(world: World) -> None:
+    world.service("web", "main: {instances: 1}\nside: {instances: 1}\n")
+    sha = world.deploy("web", "local.main")
+    world.deploy("web", "local.side")
+    daemon = world.daemon()
+    daemon.wait_for(lambda: world.synced(daemon, "web", "side", sha) or world.synced(
+        daemon, "web", "main", sha), "web Synced", 90)
+    daemon.wait_for(lambda: all(r["status"] == "Synced" for r in daemon.drift()["instances"]), "all Synced", 60)
+    world.soa.move_away()
+    daemon.wait_for(lambda: daemon.drift()["source"]["error"], "the source error to show", 30)
+    assert daemon.get("/readyz") is None  # 503: not ready while the source fails
+    time.sleep(3)  # several cycles without git
+    assert {r["status"] for r in daemon.drift()["instances"]} == {"Synced"}
+    names = {o["metadata"]["name"] for o in world.cluster.list("Deployment", namespace=world.namespace("web"))}
+    assert names == {"web-main", "web-side"}
+    world.soa.come_back()
+    daemon.wait_for(lambda: daemon.drift()["source"]["error"] is None, "the source to recover", 60)
+    # a force-pushed branch: the rewritten history is taken as it is
+    world.soa.rewrite({"web/kubernetes-local.yaml": "main: {instances: 2}\n"}, message="rewritten")
+    daemon.wait_for(lambda: (daemon.row("web", "main") or {}).get("live", {}).get("replicas") == 2,
+                    "the force-pushed config", 60)
+    # the side instance is gone from git: pruned (prune is on, 1 of 2 workloads is within 0.5)
+    daemon.wait_for(lambda: {o["metadata"]["name"] for o in world.cluster.list(
+        "Deployment", namespace=world.namespace("web"))} == {"web-main"}, "web.side pruned", 60)
+
+
+def test_kill_9_mid_rollout_finishes_without_a_second_bounce(world: World) -> None:
+    world.service("web", "main: {instances: 4}\n")
+    first = world.deploy("web", "local.main", datetime.now(timezone.utc) - timedelta(minutes=1))
+    daemon = world.daemon()
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", first), "web Synced", 90)
+    second = world.deploy("web", "local.main")
+    mark = f"{world.domain}/bounce-started-at"
+    started = daemon.wait_for(lambda: (world.workload("web", "main")["metadata"].get("annotations") or {}).get(mark),
+                              "the bounce to start", 60)
+    assert daemon.signal(signal.SIGKILL) == -signal.SIGKILL
+    again = world.daemon()
+    again.wait_for(lambda: world.synced(again, "web", "main", second), "web Synced on the new sha", 90)
+    assert world.workload("web", "main")["metadata"]["annotations"][mark] == started  # one bounce only
+
+
+def test_sigterm_stops_gracefully(world: World) -> None:
+    world.service("web", "main: {instances: 1}\n")
+    sha = world.deploy("web", "local.main")
+    daemon = world.daemon()
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", sha), "web Synced", 90)
+    assert daemon.signal(signal.SIGTERM) == 0
+    events = [e.get("event") for e in daemon.logs()]
+    assert "signal received" in events and events[-1] == "daemon stopped"
+
+
+def test_two_daemons_one_writer_and_takeover(world: World) -> None:
+    world.service("web", "main: {instances: 1}\n")
+    sha = world.deploy("web", "local.main", datetime.now(timezone.utc) - timedelta(minutes=1))
+    timing = ("--lease-duration", "4", "--renew-deadline", "3")
+    one = world.daemon(*timing, "--identity", "one")
+    two = world.daemon(*timing, "--identity", "two")
+    one.wait_for(lambda: world.synced(one, "web", "main", sha), "web Synced", 90)
+    two.wait_for(lambda: two.row("web", "main") and two.row("web", "main")["status"] == "Synced",
+                 "the second daemon to report too", 60)
+    leaders = [d for d in (one, two) if d.drift()["clusters"]["local"]["leader"]]
+    assert len(leaders) == 1
+    writer, standby = (one, two) if leaders[0] is one else (two, one)
+    assert [e for e in writer.logs() if e.get("event") == "applied"]
+    assert not [e for e in standby.logs() if e.get("event") == "applied"]
+    assert writer.signal(signal.SIGKILL) == -signal.SIGKILL
+    newer = world.deploy("web", "local.main")
+    standby.wait_for(lambda: world.synced(standby, "web", "main", newer), "the standby to take over", 90)
+    assert [e for e in standby.logs() if e.get("event") == "lease acquired"]
+
+
+def test_sighup_reloads_the_config_and_refuses_a_bad_one(world: World) -> None:
+    world.service("web", "main: {instances: 1}\n")
+    sha = world.deploy("web", "local.main")
+    daemon = world.daemon()
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", sha), "web Synced", 90)
+    good = world.config.read_text()
+    world.config.write_text(good.replace("clusters:\n  local:\n", "clusters:\n  local:\n    docker_registry: registry.example.com\n"))
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_for(lambda: world.workload("web", "main")["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .startswith("registry.example.com/"), "the new registry rolled out", 60)
+    reloaded = [e for e in daemon.logs() if e.get("event") == "configuration reloaded"]
+    assert reloaded and reloaded[-1]["rendering_changed"] == ["local"]
+    world.config.write_text(good.replace("poll_interval: 1s", "poll_interval: [nonsense]"))
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_for(lambda: [e for e in daemon.logs() if e.get("event") == "configuration refused; the old one "
+                             "stays in force"], "the bad config refused", 30)
+    assert daemon.proc.poll() is None and daemon.get("/healthz") == "ok\n"
