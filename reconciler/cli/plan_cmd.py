@@ -21,6 +21,7 @@ from reconciler.cli.common import (
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.cycle import CycleResult, reconcile
+from reconciler.daemon.leader import other_holder
 from reconciler.desired import render_tree
 from reconciler.soa.tree import DirectoryTree
 
@@ -38,6 +39,8 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         p.add_argument("-o", "--output", choices=("table", "json"), default="table")
         if name == "apply":
             p.add_argument("--dry-run", action="store_true", help="the same cycle as server dry runs")
+            p.add_argument("--force", action="store_true",
+                           help="write even though a running daemon holds the cluster's lease")
             p.add_argument("--allow-mass-prune", action="store_true",
                            help="lift max_prune_fraction for this run")
         p.set_defaults(func=run, apply=name == "apply")
@@ -59,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             backend = connect(config.clusters[name])
             try:
+                writing = args.apply and not getattr(args, "dry_run", False)
+                holder = other_holder(name, config.clusters[name], config, backend) if writing else None
+                if holder and not args.force:
+                    err(f"cluster {name}: a running reconciler holds its lease: {holder}; not writing "
+                        "(--dry-run to see the cycle, --force to write anyway)")
+                    failed_clusters.append(name)
+                    continue
                 results.append(reconcile(
                     backend, config.clusters[name], rendered, label_domain=config.label_domain,
                     apply=args.apply, dry_run=getattr(args, "dry_run", False),

@@ -176,3 +176,39 @@ def elector_for(name: str, settings: ClusterConfig, config: Config, identity: st
         return FileLockElector(Path(config.state_dir) / "locks" / f"{name}.lock")
     return LeaseElector(lambda: cluster(name), f"reconciler-{name}", config.lease_namespace, identity,
                         lease_duration=timing.lease_duration, renew_deadline=timing.renew_deadline)
+
+
+def other_holder(name: str, settings: ClusterConfig, config: Config, cluster: Cluster | None) -> str | None:
+    """Who else holds cluster `name`'s lease right now (a running daemon), None when nobody does.
+
+    For a CLI write: on a real cluster, a Lease whose holder renewed it within its duration (by
+    the lease's own times); on a simulated cluster, the state_dir lock held by another process."""
+    if settings.sim_state:
+        probe = FileLockElector(Path(config.state_dir) / "locks" / f"{name}.lock")
+        probe.renew()
+        if probe.is_leader():
+            probe.release()
+            return None
+        try:
+            pid = probe.path.read_text().strip()
+        except OSError:
+            pid = "?"
+        return f"process {pid} (lock {probe.path})"
+    assert cluster is not None
+    try:
+        lease = cluster.get("Lease", f"reconciler-{name}", config.lease_namespace)
+    except NotFound:
+        return None
+    spec = lease.get("spec") or {}
+    holder = spec.get("holderIdentity")
+    renewed = spec.get("renewTime")
+    if not holder or not isinstance(renewed, str):
+        return None
+    try:
+        when = datetime.fromisoformat(renewed.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    age = (datetime.now(timezone.utc) - when).total_seconds()
+    duration = float(spec.get("leaseDurationSeconds") or 15)
+    return f"{holder} (lease {config.lease_namespace}/reconciler-{name}, renewed {age:.0f} s ago)" \
+        if age < duration else None

@@ -38,6 +38,7 @@ clusters:
     docker_registry: registry.example.com
     rollout: {{max_concurrent_bounces: 2}}
     prune: true
+state_dir: {tmp_path / 'state'}
 """)
     return config, root
 
@@ -127,3 +128,21 @@ def test_removed_instance_is_pruned_and_table_output(setup, capsys) -> None:  # 
 def test_unknown_cluster_is_a_usage_error(setup, capsys) -> None:  # type: ignore[no-untyped-def]
     config, _ = setup
     assert main(["plan", "--config", str(config), "--cluster", "nope"]) == 2
+
+
+def test_apply_refuses_a_cluster_a_running_daemon_holds(setup, capsys) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.daemon.leader import FileLockElector
+
+    config, _ = setup
+    daemon = FileLockElector(config.parent / "state" / "locks" / "local.lock")
+    daemon.renew()  # a daemon holds the simulated cluster
+    try:
+        assert main(["apply", "--config", str(config), "-o", "json"]) == 2
+        captured = capsys.readouterr()
+        assert "a running reconciler holds its lease" in captured.err and "--force" in captured.err
+        code, doc = run(capsys, "apply", "--config", str(config), "--dry-run", "-o", "json")
+        assert code == 0 and doc["requests"]["writes"] == 0
+        code, doc = run(capsys, "apply", "--config", str(config), "--force", "-o", "json")
+        assert code == 0 and doc["summary"]["create"] == 25
+    finally:
+        daemon.release()

@@ -36,6 +36,7 @@ clusters:
   local:
     sim: {{state: {tmp_path / 'local.sqlite'}, pod_ready_seconds: 0.1}}
     rollout: {{max_concurrent_bounces: 1}}
+state_dir: {tmp_path / 'state'}
 """)
     return path
 
