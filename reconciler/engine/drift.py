@@ -3,13 +3,14 @@
 A subset comparison: only what the desired object sets is compared. Both sides are first
 aligned (lists with a merge key matched by key, not position; empty desired values the server
 drops matched by an absent live field; ignored JSON pointers removed) and normalised
-(Kubernetes quantities, int-or-string), then compared with DeepDiff.
+(Kubernetes quantities, int-or-string), then compared: equal subtrees are skipped with `==`,
+and DeepDiff compares the ones that differ.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -68,15 +69,37 @@ def differences(desired: dict[str, Any], live: dict[str, Any],
     pointers = [_parse_pointer(p) for p in ignore]
     desired_tree, live_tree = _without(desired, pointers), _without(live, pointers)
     wanted, seen = _align(desired_tree, live_tree, "")
-    diff = DeepDiff(_normalise(wanted, ""), _normalise(seen, ""), ignore_order=False, threshold_to_diff_deeper=0,
-                    verbose_level=2, view="tree")
     found: dict[str, Difference] = {}
-    for levels in diff.tree.values():
-        for level in levels:
-            keys: list[Any] = level.path(output_format="list")
+    for prefix, mine, theirs in _changed(_normalise(wanted, ""), _normalise(seen, ""), []):
+        if isinstance(mine, (dict, list)) and isinstance(theirs, (dict, list)):
+            diff = DeepDiff(mine, theirs, ignore_order=False, threshold_to_diff_deeper=0, verbose_level=2,
+                            view="tree")
+            paths = [prefix + level.path(output_format="list") for levels in diff.tree.values() for level in levels]
+        else:
+            paths = [prefix]
+        for keys in paths:
             path = report_path(keys)
             found[path] = Difference(path, _lookup(wanted, keys), _lookup(seen, keys))
     return [found[p] for p in sorted(found)]
+
+
+_ABSENT = _Missing()
+
+
+def _changed(mine: Any, theirs: Any, keys: list[Any]) -> Iterator[tuple[list[Any], Any, Any]]:
+    """The smallest subtrees, reached through maps and equally long lists, where two normalised
+    trees differ: a cheap `==` prunes everything equal, so DeepDiff only sees what changed
+    (an object in sync costs one comparison)."""
+    if mine == theirs:
+        return
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in mine.keys() | theirs.keys():
+            yield from _changed(mine.get(key, _ABSENT), theirs.get(key, _ABSENT), [*keys, key])
+    elif isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+        for index, (one, other) in enumerate(zip(mine, theirs)):
+            yield from _changed(one, other, [*keys, index])
+    else:
+        yield keys, mine, theirs
 
 
 def report_path(keys: Sequence[Any]) -> str:

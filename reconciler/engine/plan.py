@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.engine.changes import WORKLOAD_KINDS, needs_apply
-from reconciler.engine.drift import differences
+from reconciler.engine.drift import Difference, differences
 
 ACTIONS = ("create", "update", "scale", "delete", "noop", "wait")
 
@@ -84,6 +84,9 @@ class Action:
     live: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     #: An update that re-applies the last healthy rendering after a failed rollout.
     rollback: bool = False
+    #: The fields that differ between the rendering and the live object, when the listing
+    #: carried them (drift, and the updates git asks for).
+    differences: tuple[Difference, ...] = field(default=(), compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The action in the plan JSON shape (spec section 7)."""
@@ -216,14 +219,19 @@ def immutable_changes(desired: Mapping[str, Any], live: Mapping[str, Any]) -> li
     return changed
 
 
-def _drift(desired: Mapping[str, Any], live: Mapping[str, Any], ignore: Sequence[str]) -> str:
-    """The drifted fields of `live`, for a reason ("" when none or when the listing was
-    metadata-only: a live object without a spec is not compared)."""
+#: At most this many differing fields are kept per object (a report, not a dump).
+MAX_DIFFERENCES = 20
+
+
+def _differences(desired: Mapping[str, Any], live: Mapping[str, Any], ignore: Sequence[str]) -> tuple[Difference, ...]:
+    """The fields of the rendering that differ in `live`; none when the listing was
+    metadata-only (a live object without a spec is not compared)."""
     if "spec" not in live and desired.get("kind") != "Namespace":
-        return ""
-    found = differences(_plain(desired), _plain(live), ignore)
-    if not found:
-        return ""
+        return ()
+    return tuple(differences(_plain(desired), _plain(live), ignore)[:MAX_DIFFERENCES])
+
+
+def _describe(found: Sequence[Difference]) -> str:
     shown = ", ".join(f"{d.path} (git {d.desired!r}, live {d.live!r})" for d in found[:3])
     return shown + (f" and {len(found) - 3} more" if len(found) > 3 else "")
 
@@ -252,10 +260,10 @@ def plan(cluster: str, desired: Sequence[Desired], live: Sequence[Mapping[str, A
     replaced: set[Key] = set()            # live objects a recreate accounts for: never pruned
 
     def act(action: str, item: Desired, reason: str, live_obj: Mapping[str, Any] | None,
-            key: Key | None = None) -> Action:
+            key: Key | None = None, found: tuple[Difference, ...] = ()) -> Action:
         kind, namespace, name = key or _key(item.obj)
         return Action(action, kind, namespace, name, item.service, item.instance, reason,
-                      item.obj, live_obj)
+                      item.obj, live_obj, differences=found)
 
     for key, item in planned.items():
         kind, namespace, name = key
@@ -300,18 +308,20 @@ def plan(cluster: str, desired: Sequence[Desired], live: Sequence[Mapping[str, A
             applies.append((rank, act("create", item, "not on the cluster", None)))
             continue
         change = needs_apply(item.obj, current, label_domain)
-        drifted = _drift(item.obj, current, ignore.get(kind, ())) if change is None and drift else ""
-        if drifted and heal_drift:
-            applies.append((rank, act("update", item, f"drift: {drifted}", current)))
-        elif drifted:
-            applies.append((rank, act("noop", item, f"drifted, not healed (heal_drift is off): {drifted}",
-                                      current)))
+        # field by field: drift (with `drift`), and what an update git asks for will change
+        found = _differences(item.obj, current, ignore.get(kind, ())) if (
+            (change is None and drift) or (change is not None and not change.startswith("replicas "))) else ()
+        if change is None and found and heal_drift:
+            applies.append((rank, act("update", item, f"drift: {_describe(found)}", current, found=found)))
+        elif change is None and found:
+            applies.append((rank, act("noop", item, f"drifted, not healed (heal_drift is off): {_describe(found)}",
+                                      current, found=found)))
         elif change is None:
             applies.append((rank, act("noop", item, "in sync", current)))
         elif change.startswith("replicas "):
             applies.append((rank, act("scale", item, change, current)))
         else:
-            applies.append((rank, act("update", item, change, current)))
+            applies.append((rank, act("update", item, change, current, found=found)))
 
     candidates: list[Mapping[str, Any]] = []
     dropped: list[Action] = []            # companions a rendered instance no longer has

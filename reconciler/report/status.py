@@ -105,10 +105,62 @@ def _decide(actions: Sequence[Action], health: Health | None, halt: Halt | None,
     return "Synced", "in sync with git"
 
 
+def _written(live: Mapping[str, Any], *, ours: bool) -> str | None:
+    """When the reconciler last applied `live` (ours), or when anyone else last changed its spec
+    or metadata (not ours: a `kubectl edit`, another controller), from its managedFields."""
+    times = []
+    for entry in (live.get("metadata") or {}).get("managedFields") or ():
+        if not isinstance(entry, Mapping) or entry.get("subresource") or not isinstance(entry.get("time"), str):
+            continue
+        manager = str(entry.get("manager") or "")
+        mine = manager == "reconciler" and entry.get("operation") == "Apply"
+        if mine == ours and (ours or not manager.startswith("reconciler")):
+            times.append(str(entry["time"]))
+    return max(times) if times else None
+
+
+def _condition_since(live: Mapping[str, Any], kind: str, reason: str | None = None) -> str | None:
+    for condition in (live.get("status") or {}).get("conditions") or ():
+        if isinstance(condition, Mapping) and condition.get("type") == kind and (
+                reason is None or condition.get("reason") == reason):
+            value = condition.get("lastTransitionTime")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def since(status: str, live: Mapping[str, Any] | None, label_domain: str, changed_at: str | None) -> str | None:
+    """Since when the row has been in `status`, derived from the cluster (so it survives
+    restarts): a rollout's start, a condition's transition, the last write of the reconciler or
+    of someone else; for changes not applied yet, when git changed (`changed_at`)."""
+    if status in ("Missing", "OutOfSync", "Waiting"):
+        return changed_at
+    if live is None:
+        return None
+    started = annotation(live, label_domain, BOUNCE_STARTED) or (live.get("metadata") or {}).get("creationTimestamp")
+    if status == "Progressing":
+        return started
+    if status == "Degraded":
+        return _condition_since(live, "Progressing", "ProgressDeadlineExceeded") or started
+    if status == "Drifted":
+        return _written(live, ours=False)
+    if status in ("Synced", "Stopped"):
+        moments = [m for m in (_written(live, ours=True), _condition_since(live, "Progressing", "NewReplicaSetAvailable"))
+                   if m]
+        return max(moments) if moments else started
+    return None
+
+
+def _difference_rows(actions: Sequence[Action]) -> tuple[dict[str, Any], ...]:
+    ordered = sorted(actions, key=lambda a: a.kind not in WORKLOAD_KINDS)
+    return tuple({"kind": a.kind, "path": d.path, "desired": d.desired, "live": d.live}
+                 for a in ordered for d in a.differences)
+
+
 def instance_rows(cluster: str, results: Sequence[RenderResult], plan: Plan, health: Mapping[Key, Health],
-                  *, label_domain: str) -> list[Row]:
+                  *, label_domain: str, changed_at: str | None = None) -> list[Row]:
     """A row per instance of `cluster` in `results`, then an Orphaned row per instance whose
-    managed objects git no longer has."""
+    managed objects git no longer has. `changed_at`: when the sources in force were committed
+    (RFC 3339), the `since` of changes not applied yet."""
     by_instance: dict[tuple[str, str], list[Action]] = {}
     for action in plan.actions:
         by_instance.setdefault((action.service, action.instance), []).append(action)
@@ -143,10 +195,10 @@ def instance_rows(cluster: str, results: Sequence[RenderResult], plan: Plan, hea
                str((desired.get("metadata") or {}).get("name"))) if desired is not None else None
         state = health.get(key) if key is not None else None
         status, message = _decide(actions, state, halt, ident, desired, live)
-        since = annotation(live, label_domain, BOUNCE_STARTED) if live is not None and status in (
-            "Progressing", "Degraded") else None
         rows.append(row(status, message, desired=_versions(desired, label_domain, live=False),
-                        live=_versions(live, label_domain, live=True), since=since))
+                        live=_versions(live, label_domain, live=True),
+                        since=since(status, live, label_domain, changed_at),
+                        differences=_difference_rows(actions)))
     orphans: dict[tuple[str, str], list[str]] = {}
     for kind, namespace, name, service, instance in plan.prune.orphans:
         if (service, instance) not in seen:

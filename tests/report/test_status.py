@@ -103,3 +103,31 @@ def test_orphans() -> None:
         (orphan,) = [r for r in instance_rows(CLUSTER, kept, p, {}, label_domain=DOMAIN) if r.status == "Orphaned"]
         assert orphan.instance == "b" and orphan.message.endswith(fate)
         assert "Deployment paastasvc-svc/svc-b" in orphan.message
+
+
+def test_differences_and_since_come_from_the_objects() -> None:
+    rs = results()[:2]
+    want = desired(rs)
+
+    def edited(obj: dict[str, Any]) -> None:
+        obj["spec"]["template"]["spec"]["containers"][0]["image"] = "by-hand"
+        obj["metadata"]["managedFields"] = [
+            {"manager": "reconciler", "operation": "Apply", "time": "2024-05-01T10:00:00Z"},
+            {"manager": "kubectl-edit", "operation": "Update", "time": "2024-05-01T11:30:00Z"},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+             "time": "2024-05-01T11:45:00Z"}]
+
+    def rolling(obj: dict[str, Any]) -> None:
+        obj["metadata"]["annotations"] = {f"{DOMAIN}/bounce-started-at": "2024-05-01T12:00:00.000Z"}
+
+    p = plan(CLUSTER, want, live(want, a=edited, b=rolling), label_domain=DOMAIN, drift=True)
+    rows = {r.instance: r for r in instance_rows(CLUSTER, rs, p, {key("b"): Health(PROGRESSING, "1 of 2")},
+                                                 label_domain=DOMAIN, changed_at="2024-05-01T09:00:00Z")}
+    a = rows["a"].as_dict()
+    assert a["status"] == "Drifted" and a["since"] == "2024-05-01T11:30:00Z"  # kubectl edit's time
+    assert a["differences"] == [{"kind": "Deployment", "path": "spec.template.spec.containers[0].image",
+                                 "desired": "services-svc:paasta-" + "1" * 40, "live": "by-hand"}]
+    assert rows["b"].status == "Progressing" and rows["b"].since == "2024-05-01T12:00:00.000Z"
+    missing = instance_rows(CLUSTER, rs, plan(CLUSTER, want, [], label_domain=DOMAIN), {}, label_domain=DOMAIN,
+                            changed_at="2024-05-01T09:00:00Z")
+    assert {r.status: r.since for r in missing} == {"Missing": "2024-05-01T09:00:00Z"}
