@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.config import Config, ConfigError, load_config
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
+from reconciler.soa.tree import DirectoryTree, SoaSource
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_ERROR = 0, 1, 2
 #: The bundled template next to the package (present in a source checkout).
@@ -79,3 +80,30 @@ def print_table(header: list[str], rows: list[list[str]], indent: str = "") -> N
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
         print((indent + "  ".join(cells)).rstrip())
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a CLI run reads soa-configs from, and the commits it read."""
+
+    tree: SoaSource
+    soa_commit: str | None
+    deployments_commit: str | None
+    commit_time: str | None = None
+
+
+def read_sources(given_soa_dir: str | None, config: Config | None) -> Sources:
+    """--soa-dir (a directory) if given; else the config's source, read as the daemon reads it
+    (a git repository: its branch and deployments branch through the mirror under state_dir; a
+    directory: hashed); else the defaults of `soa_dir`. A source that cannot be read is a
+    UsageError."""
+    if given_soa_dir or config is None or config.soa_configs is None:
+        return Sources(DirectoryTree(soa_dir(given_soa_dir, config)), None, None)
+    from reconciler.sources.poll import SourcePoller
+
+    result = SourcePoller(config.soa_configs, config.state_dir).poll()
+    if result.snapshot is None or result.error:
+        raise UsageError(f"cannot read soa-configs from {config.soa_configs.repo or config.soa_configs.path}: "
+                         f"{result.error}")
+    snapshot = result.snapshot
+    return Sources(snapshot.tree, snapshot.soa_commit, snapshot.deployments_commit, snapshot.committed_at)

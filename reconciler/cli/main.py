@@ -7,8 +7,8 @@ import gc
 import sys
 
 from reconciler import __version__
-from reconciler.cli import (deploy_cmd, generate_cmd, plan_cmd, render_cmd, resume_cmd, run_cmd, sim_cmd,
-                            validate_cmd)
+from reconciler.cli import (deploy_cmd, drift_cmd, generate_cmd, plan_cmd, render_cmd, resume_cmd, run_cmd,
+                            sim_cmd, validate_cmd)
 from reconciler.cli.common import EXIT_ERROR, UsageError, err
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_parser(sub)
     sim_cmd.add_parser(sub)
     plan_cmd.add_parsers(sub)
+    drift_cmd.add_parsers(sub)
     resume_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)

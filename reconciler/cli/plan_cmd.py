@@ -14,8 +14,8 @@ from reconciler.cli.common import (
     err,
     maybe_config,
     print_table,
+    read_sources,
     settings_factory,
-    soa_dir,
     worker_count,
 )
 from reconciler.cluster.errors import ClusterError
@@ -23,7 +23,6 @@ from reconciler.cluster.factory import connect
 from reconciler.cycle import CycleResult, reconcile
 from reconciler.daemon.leader import other_holder
 from reconciler.desired import render_tree
-from reconciler.soa.tree import DirectoryTree
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"no such cluster in {args.config}: {', '.join(unknown)}")
     clusters = args.cluster or list(config.clusters)
-    tree = DirectoryTree(soa_dir(args.soa_dir, config))
+    tree = read_sources(args.soa_dir, config).tree
     rendered = render_tree(tree, clusters, settings_factory(config, None), args.service,
                            workers=worker_count())
     results: list[CycleResult] = []

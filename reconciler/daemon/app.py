@@ -39,7 +39,8 @@ from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.state import DaemonState
 from reconciler.desired import TreeRender, render_tree
 from reconciler.render.service import RenderResult
-from reconciler.report.status import counts, in_progress, instance_rows
+from reconciler.report.document import versions_present
+from reconciler.report.status import Row, counts, in_progress, instance_rows
 from reconciler.soa.issues import Issue
 from reconciler.sources.deployments_branch import DeploymentsBranch
 from reconciler.sources.errors import SourceError
@@ -122,7 +123,7 @@ class Daemon:
                                                                           "misfire_grace_time": None})
         secret_env = config.soa_configs.webhook_secret_env
         self.api = Api(self.state, self.metrics, webhook_secret=lambda: _secret(secret_env),
-                       on_push=self.on_push)
+                       on_push=self.on_push, versions=self.versions)
         self.server = Server(self.api, listen or config.listen)
 
     # ------------------------------------------------------------------ lifecycle
@@ -267,6 +268,17 @@ class Daemon:
                 services=[c.service for c in result.changed])
             self.trigger("poll")
 
+    def versions(self, service: str) -> dict[str, Any]:
+        """The running pods of `service` by git sha on each reachable cluster (read now)."""
+        out: dict[str, Any] = {}
+        for name in self.config.clusters:
+            try:
+                pods = self._cluster(name).list("Pod", selector=f"{self.config.label_domain}/service={service}")
+            except ClusterError:
+                continue
+            out[name] = versions_present(pods, self.config.label_domain)
+        return out
+
     def renew(self, name: str) -> None:
         elector = self.electors[name]
         was = elector.is_leader()
@@ -316,9 +328,12 @@ class Daemon:
         return self.clusters[name]
 
     def _record(self, name: str, result: CycleResult, leader: bool) -> None:
+        snapshot = self.poll_result.snapshot if self.poll_result else None
         rows = instance_rows(name, self.rendering.view().results, result.plan, result.health,
-                             label_domain=self.config.label_domain)
+                             label_domain=self.config.label_domain,
+                             changed_at=snapshot.committed_at if snapshot else None)
         now = datetime.now(timezone.utc)
+        self._observe_lead_times(name, rows, snapshot.committed_at if snapshot else None, now)
         self.state.set_cluster(name, reachable=True, error=None, rows=rows, last_cycle=result.as_dict(),
                                last_success=now, leader=leader)
         self.metrics.set_instances(name, counts(rows))
@@ -335,6 +350,26 @@ class Daemon:
         for action in result.plan.actions:
             if action.action == "wait":
                 log("waiting", cluster=name, kind=action.kind, name=action.name, reason=action.reason)
+
+
+    def _observe_lead_times(self, name: str, rows: list[Row], committed_at: str | None, now: datetime) -> None:
+        """reconciler_deploy_lead_time_seconds: from the commit that asked for a change (the
+        deployments or soa-configs commit in force) to the instance Synced on it."""
+        before = {(r.service, r.instance): r.status for r in self.state.rows(name)}
+        when = _parse_time(committed_at)
+        if when is None or not before:
+            return
+        for row in rows:
+            was = before.get((row.service, row.instance))
+            if row.status == "Synced" and was is not None and was != "Synced":
+                self.metrics.deploy_lead_time.labels(cluster=name).observe(max(0.0, (now - when).total_seconds()))
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
 
 
 def _secret(env: str | None) -> bytes | None:

@@ -25,6 +25,7 @@ from reconciler.daemon import page, webhook
 from reconciler.daemon.logs import log, warn
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.state import DaemonState
+from reconciler.report.document import status_document
 
 #: The webhook body is read up to this size (a push event is kilobytes).
 MAX_HOOK_BODY = 5 * 1024 * 1024
@@ -38,11 +39,14 @@ class Api:
     """The WSGI application. `on_push(payload)` is called for every correctly signed webhook."""
 
     def __init__(self, state: DaemonState, metrics: Metrics, *, webhook_secret: Callable[[], bytes | None],
-                 on_push: Callable[[dict[str, Any]], None]) -> None:
+                 on_push: Callable[[dict[str, Any]], None],
+                 versions: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.state = state
         self.metrics = metrics
         self.webhook_secret = webhook_secret
         self.on_push = on_push
+        #: service -> cluster -> (service, instance) -> git sha -> running pods (read live)
+        self.versions = versions or (lambda service: {})
         self.urls = Map([
             Rule("/", endpoint="page", methods=["GET"]),
             Rule("/healthz", endpoint="healthz", methods=["GET"]),
@@ -80,10 +84,10 @@ class Api:
         return _json(self.state.drift(cluster=request.args.get("cluster"), service=request.args.get("service")))
 
     def on_status(self, request: Request, service: str) -> Response:
-        doc = self.state.drift(service=service)
-        if not doc["instances"]:
+        drift = self.state.drift(service=service)
+        if not drift["instances"]:
             raise NotFound(f"no instance of service {service!r} is known")
-        return _json({"service": service, "source": doc["source"], "instances": doc["instances"]})
+        return _json(status_document(service, drift, self.versions(service)))
 
     def on_hook(self, request: Request) -> Response:
         body = request.get_data(cache=False)[:MAX_HOOK_BODY + 1]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.report.status import SETTLED, Row
+from reconciler.report.document import drift_document
+from reconciler.report.status import Row
 
 
 @dataclass
@@ -75,17 +76,20 @@ class DaemonState:
         with self._lock:
             rows = [r for name, view in self.clusters.items() if cluster in (None, name) for r in view.rows
                     if service in (None, r.service)]
-            rows.sort(key=lambda r: (r.status in SETTLED, r.cluster, r.service, r.instance))
-            return {
-                "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "source": {"soa_configs_commit": self.source.soa_configs_commit,
-                           "deployments_commit": self.source.deployments_commit, "error": self.source.error},
-                "clusters": {name: {"reachable": view.reachable, "error": view.error, "leader": view.leader,
-                                    "last_success": view.last_success.strftime("%Y-%m-%dT%H:%M:%SZ")
-                                    if view.last_success else None}
-                             for name, view in self.clusters.items() if cluster in (None, name)},
-                "instances": [r.as_dict() for r in rows],
-            }
+            return drift_document(
+                generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                source={"soa_configs_commit": self.source.soa_configs_commit,
+                        "deployments_commit": self.source.deployments_commit, "error": self.source.error},
+                clusters={name: {"reachable": view.reachable, "error": view.error, "leader": view.leader,
+                                 "last_success": view.last_success.strftime("%Y-%m-%dT%H:%M:%SZ")
+                                 if view.last_success else None}
+                          for name, view in self.clusters.items() if cluster in (None, name)},
+                rows=rows)
+
+    def rows(self, name: str) -> list[Row]:
+        with self._lock:
+            view = self.clusters.get(name)
+            return list(view.rows) if view else []
 
     def last_cycles(self) -> dict[str, Any]:
         with self._lock:

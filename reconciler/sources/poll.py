@@ -40,6 +40,8 @@ class Snapshot:
     #: the deployments branch commit; None when the branch does not exist (or `path:`)
     deployments_commit: str | None
     tree: SoaSource
+    #: when the newer of the two commits was committed (RFC 3339 UTC); None for `path:`
+    committed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class SourcePoller:
         except CorruptSourceError as exc:
             self._corrupt(mirror, str(exc))
         self._repo, self._redo = repo, set()
-        return self._fresh(Snapshot(soa, deployments, tree), changed)
+        return self._fresh(Snapshot(soa, deployments, tree, _committed_at(repo, soa, deployments)), changed)
 
     def _same(self, mirror: Mirror, repo: git.Repo, last: Snapshot) -> PollResult:
         """Nothing new in git; unless the snapshot's objects turned out unreadable (moved aside
@@ -144,7 +146,7 @@ class SourcePoller:
             self._redo |= damaged
             self._corrupt(mirror, f"objects of {', '.join(sorted(damaged)[:5])} could not be read")
         snapshot = Snapshot(last.soa_commit, last.deployments_commit,
-                            GitTree(repo, last.soa_commit, last.deployments_commit))
+                            GitTree(repo, last.soa_commit, last.deployments_commit), last.committed_at)
         self._repo, redo, self._redo = repo, frozenset(self._redo | damaged), set()
         if redo:
             return self._fresh(snapshot, redo)
@@ -214,3 +216,18 @@ class FilesTree:
         if found.unreadable.get(AUTOTUNED_DIR, "").startswith("refused"):  # not listed for one cluster
             unreadable[AUTOTUNED_DIR] = found.unreadable[AUTOTUNED_DIR]
         return ServiceFiles(service, {n: d for n, d in found.files.items() if n in wanted}, unreadable)
+
+
+def _committed_at(repo: git.Repo, *commits: str | None) -> str | None:
+    """The newest commit time of `commits`, RFC 3339 UTC (None when none can be read)."""
+    times = []
+    for sha in commits:
+        if sha is None:
+            continue
+        try:
+            times.append(int(repo.commit(sha).committed_date))
+        except (ValueError, git.GitError):
+            continue
+    if not times:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(max(times)))

@@ -258,3 +258,42 @@ def test_sighup_reloads_the_config_and_refuses_a_bad_one(world: World) -> None:
     daemon.wait_for(lambda: [e for e in daemon.logs() if e.get("event") == "configuration refused; the old one "
                              "stays in force"], "the bad config refused", 30)
     assert daemon.proc.poll() is None and daemon.get("/healthz") == "ok\n"
+
+
+def test_operators_read_drift_status_and_metrics_from_the_daemon(world: World,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli.main import main
+
+    world.service("web", "main: {instances: 2, deploy_group: prod}\n")
+    first = world.deploy("web", "prod", datetime.now(timezone.utc) - timedelta(minutes=1))
+    daemon = world.daemon()
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", first), "web Synced", 90)
+    second = world.deploy("web", "prod")
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", second), "web Synced on the new sha", 60)
+    capsys.readouterr()
+    assert main(["drift", "--server", daemon.url, "-o", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(r["service"], r["instance"], r["status"]) for r in doc["instances"]] == [("web", "main", "Synced")]
+    assert doc["source"]["deployments_commit"] and doc["clusters"]["local"]["reachable"] is True
+    assert main(["status", "web", "--server", daemon.url, "-o", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    (main_row,) = status["instances"]
+    assert main_row["versions"]["new"] == second and main_row["replicas"]["desired"] == 2
+    assert main_row["versions"]["pods"] == {second: 2} and main_row["versions"]["old"] == []
+    assert main(["drift", "--server", daemon.url]) == 0
+    assert "web.main" in capsys.readouterr().out
+    metrics = daemon.get("/metrics")
+    assert isinstance(metrics, str)
+    samples = {line.split(" ")[0]: float(line.split(" ")[-1]) for line in metrics.splitlines()
+               if line and not line.startswith("#")}
+    assert samples['reconciler_instances{cluster="local",status="Synced"}'] == 1.0
+    assert samples['reconciler_instances{cluster="local",status="Degraded"}'] == 0.0
+    assert samples['reconciler_apply_total{action="create",cluster="local",kind="Deployment",result="ok"}'] == 1.0
+    assert samples['reconciler_apply_total{action="update",cluster="local",kind="Deployment",result="ok"}'] >= 1.0
+    assert samples['reconciler_reconcile_duration_seconds_count{cluster="local"}'] >= 2
+    assert samples['reconciler_git_poll_duration_seconds_count'] >= 2
+    assert samples['reconciler_last_successful_reconcile_timestamp_seconds{cluster="local"}'] > time.time() - 60
+    assert samples['reconciler_rollouts_in_progress{cluster="local"}'] == 0.0
+    assert samples['reconciler_leader{cluster="local"}'] == 1.0
+    assert samples['reconciler_deploy_lead_time_seconds_count{cluster="local"}'] >= 1
+    assert any(k.startswith('reconciler_source_commit_info{commit="') for k in samples)
