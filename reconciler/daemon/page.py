@@ -38,7 +38,8 @@ def render(report: dict[str, Any]) -> str:
     for row in rows:
         per_cluster.setdefault(row["cluster"], Counter())[row["status"]] += 1
     source = report["source"]
-    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>reconciler</title><style>{_STYLE}</style>"
+    parts = ['<!doctype html><html><head><meta charset=utf-8><meta http-equiv="refresh" content="15">'
+             f"<title>reconciler</title><style>{_STYLE}</style>"
              "</head><body><h1>reconciler</h1>",
              f'<p class="muted">generated {escape(report["generated_at"])} &middot; soa-configs '
              f'<code>{escape((source.get("soa_configs_commit") or "-")[:12])}</code> &middot; deployments '
