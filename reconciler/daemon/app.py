@@ -36,6 +36,7 @@ from reconciler.daemon.http import Api, Server
 from reconciler.daemon.leader import Elector, elector_for
 from reconciler.daemon.logs import error, log, warn
 from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.notify import Notifier, Tracker
 from reconciler.daemon.state import DaemonState
 from reconciler.desired import TreeRender, render_tree
 from reconciler.render.service import RenderResult
@@ -111,6 +112,8 @@ class Daemon:
         self.state = DaemonState(list(config.clusters))
         self.metrics = Metrics()
         self.rendering = Rendering()
+        self.transitions = Tracker()
+        self.notifier = Notifier(config.notify_url_env)
         self.poller = SourcePoller(config.soa_configs, config.state_dir)
         self.poll_result: PollResult | None = None
         self.clusters: dict[str, Cluster] = {}
@@ -159,6 +162,7 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         for elector in self.electors.values():
             elector.release()
+        self.notifier.close(timeout=5.0)
         self.server.stop()
         for cluster in self.clusters.values():
             cluster.close()
@@ -184,6 +188,7 @@ class Daemon:
         settings_changed = {name for name in new.clusters
                             if new.render_settings(name) != self.config.render_settings(name)}
         self.config = new
+        self.notifier.url_env = new.notify_url_env
         self._fleet_wide |= settings_changed
         snapshot = self.poll_result.snapshot if self.poll_result else None
         if snapshot is not None:
@@ -332,6 +337,11 @@ class Daemon:
         rows = instance_rows(name, self.rendering.view().results, result.plan, result.health,
                              label_domain=self.config.label_domain,
                              changed_at=snapshot.committed_at if snapshot else None)
+        # transitions are tracked on every replica; only the lease holder tells the outside world
+        events = [e for e in self.transitions.observe(name, rows, result.plan.halts, result.plan.prune)
+                  if not (e["type"] == "prune_refused" and e.get("reason") == "prune is off")]
+        if leader and events:
+            self.notifier.send(events)
         now = datetime.now(timezone.utc)
         self._observe_lead_times(name, rows, snapshot.committed_at if snapshot else None, now)
         self.state.set_cluster(name, reachable=True, error=None, rows=rows, last_cycle=result.as_dict(),

@@ -80,9 +80,10 @@ state_dir: {root / 'state'}
         repo.tag(deploy_tag(group, when), sha)
         return sha
 
-    def daemon(self, *args: str) -> DaemonProcess:
+    def daemon(self, *args: str, env: dict[str, str] | None = None) -> DaemonProcess:
         process = DaemonProcess(self.config, self.root / f"daemon{len(self.daemons)}.log",
-                                "--reconcile-interval", "0.5", *args, env={"RECONCILER_E2E_SECRET": SECRET})
+                                "--reconcile-interval", "0.5", *args,
+                                env={"RECONCILER_E2E_SECRET": SECRET, **(env or {})})
         self.daemons.append(process)
         return process.start()
 
@@ -297,3 +298,44 @@ def test_operators_read_drift_status_and_metrics_from_the_daemon(world: World,
     assert samples['reconciler_leader{cluster="local"}'] == 1.0
     assert samples['reconciler_deploy_lead_time_seconds_count{cluster="local"}'] >= 1
     assert any(k.startswith('reconciler_source_commit_info{commit="') for k in samples)
+
+
+def test_a_failed_rollout_is_notified_once(world: World) -> None:
+    import http.server
+    import threading
+
+    received: list[dict[str, Any]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        world.config.write_text(world.config.read_text() + "notify: {url_env: RECONCILER_E2E_NOTIFY}\n")
+        world.soa.commit({"web/deploy.yaml": "pipeline:\n- step: prod\n  auto_rollback: true\n"}, message="pipeline")
+        world.service("web", "main: {instances: 2, deploy_group: prod}\n")
+        early = datetime.now(timezone.utc) - timedelta(minutes=2)
+        good = world.deploy("web", "prod", early)
+        url = f"http://hook:s3cret@127.0.0.1:{server.server_address[1]}/hook"
+        daemon = world.daemon(env={"RECONCILER_E2E_NOTIFY": url})
+        daemon.wait_for(lambda: world.synced(daemon, "web", "main", good), "web Synced", 90)
+        assert received == []  # nothing to tell while all is well
+        bad = world.services["web"].commit({"README": "bad\n"}, message="bad")
+        world.services["web"].tag(f"paasta-prod+crashloop-{(early + timedelta(minutes=1)).strftime('%Y%m%dT%H%M%S')}"
+                                  "-deploy", bad)
+        daemon.wait_for(lambda: {e["type"] for e in received} >= {"degraded", "train_halted"},
+                        "the notifications", 90)
+        halted = next(e for e in received if e["type"] == "train_halted")
+        assert halted["service"] == "web" and halted["deploy_group"] == "prod" and halted["cluster"] == "local"
+        time.sleep(3)  # several more cycles: no repeats
+        assert [e["type"] for e in received].count("train_halted") == 1
+        assert "s3cret" not in json.dumps(received) and "s3cret" not in daemon.log.read_text()
+    finally:
+        server.shutdown()
