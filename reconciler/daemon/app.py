@@ -136,8 +136,8 @@ class Daemon:
         for name, settings in self.config.clusters.items():
             self.electors[name] = elector_for(name, settings, self.config, self.identity, self.timing,
                                               self._cluster)
+        self.server.start()  # /healthz answers during a long first clone; /readyz says why not yet
         self.poll(initial=True)
-        self.server.start()
         poll_every = self.config.soa_configs.poll_interval if self.config.soa_configs else 15.0
         reconcile_every = self.timing.reconcile_interval or poll_every
         self.scheduler.add_job(self.poll, "interval", seconds=poll_every, id="poll")
