@@ -97,16 +97,17 @@ def transitions(cluster: str, previous_rows: Sequence[Row] | None, rows: Sequenc
                 train={"halted": bool(train.get("halted")), "failed_config_sha": train.get("failed_config_sha")}))
 
     if previous_halts is not None or report_initial:
-        halted = {h.deploy_group: h.failed_config_sha for h in previous_halts or ()}
+        halted = {(h.service, h.deploy_group): h.failed_config_sha for h in previous_halts or ()}
         for halt in halts:
-            if previous_halts is not None and halted.get(halt.deploy_group) == halt.failed_config_sha:
+            if previous_halts is not None and halted.get((halt.service, halt.deploy_group)) == halt.failed_config_sha:
                 continue
             message = (f"train of deploy group {halt.deploy_group} halted on {cluster}: "
                        f"{halt.service}.{halt.instance}: {halt.reason}")
             events.append(_event(
                 "train_halted", cluster, halt.service, halt.instance, halt.deploy_group, message, stamp,
                 previous_halts is None, failed_config_sha=halt.failed_config_sha,
-                previous_failed_config_sha=halted.get(halt.deploy_group), rolled_back_to=halt.rolled_back_to,
+                previous_failed_config_sha=halted.get((halt.service, halt.deploy_group)),
+                rolled_back_to=halt.rolled_back_to,
                 reason=halt.reason))
 
     if prune.refused and (report_initial if previous_prune is None

@@ -22,7 +22,9 @@ Decisions worth knowing:
 - Budgets are checked in the order concurrency, unavailable fraction, rate; the first that
   holds a bounce names itself in the `wait` reason, with the numbers.
 - Rollbacks (see `engine.train`) go first and are not held by the unavailable fraction: they
-  restore availability. They still count towards the concurrency and the rate.
+  restore availability. Nor is a new bounce of a workload whose own rollout is under way (the
+  fix of a failing rollout: its unavailable pods are what the fraction counts). Both still
+  count towards the rate.
 - Priority: class (0 new code, 1 config, 2 fleet-wide), then the oldest `changed_at` of the
   action's (service, instance) (missing = `now`), then plan order. Actions keep plan order in the
   returned plan; only which ones turn into `wait` depends on priority.
@@ -155,7 +157,7 @@ def gate(plan: Plan, live_workloads: Sequence[Mapping[str, Any]], budget: Budget
             held[index] = (f"held: {in_progress} of max_concurrent_bounces "
                            f"{budget.max_concurrent_bounces} rollouts in progress")
             continue
-        if over_fraction and in_progress > 0 and not action.rollback:
+        if over_fraction and in_progress > 0 and adds and not action.rollback:
             held[index] = (f"held: {seen.unavailable} of {seen.replicas} pods unavailable "
                            f"({seen.unavailable / seen.replicas:.0%}), over max_unavailable_fraction "
                            f"{budget.max_unavailable_fraction:g}, {in_progress} rollouts in progress")

@@ -10,7 +10,8 @@ process (the daemon, a CLI run) reaches the same decision:
   included, and writes the failed config_sha in a `failed-config-sha` annotation.
 - A workload whose `failed-config-sha` annotation names the config_sha git still asks for (it
   was rolled back) keeps the train halted; its update waits.
-- While a group is halted, every bounce of that group waits. Creates, scales and other kinds do
+- While a group is halted, every bounce of that group waits (a train is one service's deploy
+  group: another service with a deploy group of the same name is not held). Creates, scales and other kinds do
   not (they are not bounces). The halt lifts when git asks for another config_sha (a new sha or
   config) for the failed instance, or when a person resumed it: a `resumed-config-sha`
   annotation `<config_sha>@<time>` lifts a halt for that config_sha whose rollout started no
@@ -106,7 +107,7 @@ def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
           auto_rollback: frozenset[tuple[str, str]] = frozenset()) -> Plan:
     """`plan` with failed rollouts turned into halts (and rollbacks where `auto_rollback` has the
     (service, instance)), and the bounces of halted deploy groups turned into `wait`."""
-    halts: dict[str, Halt] = {}
+    halts: dict[tuple[str, str], Halt] = {}  # (service, deploy group): a train is one service's
     replaced: dict[int, Action] = {}
     for index, action in enumerate(plan.actions):
         if action.kind not in WORKLOAD_KINDS or action.desired is None or action.live is None:
@@ -116,6 +117,7 @@ def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
         if want is None:
             continue
         group = _group(action, label_domain)
+        train = (action.service, group)
         started = rollout_started(action.live, label_domain)
         state = health.get(_key(action))
         if (state is not None and state.state == FAILED and want == have
@@ -129,10 +131,10 @@ def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
                 else:
                     replaced[index] = rollback
                     rolled_back_to = detail
-            halts.setdefault(group, Halt(group, action.service, action.instance, want, reason, rolled_back_to))
+            halts.setdefault(train, Halt(group, action.service, action.instance, want, reason, rolled_back_to))
         elif (annotation(action.live, label_domain, FAILED_CONFIG_SHA) == want and have != want
               and not _resumed(action.live, label_domain, want, started)):
-            halts.setdefault(group, Halt(group, action.service, action.instance, want,
+            halts.setdefault(train, Halt(group, action.service, action.instance, want,
                                          f"rolled back to {have}; git asks for {want}", have))
 
     if not halts and not replaced:
@@ -142,8 +144,8 @@ def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
         if index in replaced:
             action = replaced[index]
         elif (action.action == "update" and action.kind in WORKLOAD_KINDS and action.live is not None
-              and _group(action, label_domain) in halts):
-            halt = halts[_group(action, label_domain)]
+              and (action.service, _group(action, label_domain)) in halts):
+            halt = halts[(action.service, _group(action, label_domain))]
             action = dataclasses.replace(action, action="wait", reason=(
                 f"train halted: {halt.service}.{halt.instance}: {halt.reason}; lifts when git changes or "
                 f"with `reconciler resume {halt.service}.{halt.instance} --cluster {plan.cluster}`"))

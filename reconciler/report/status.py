@@ -164,7 +164,7 @@ def instance_rows(cluster: str, results: Sequence[RenderResult], plan: Plan, hea
     by_instance: dict[tuple[str, str], list[Action]] = {}
     for action in plan.actions:
         by_instance.setdefault((action.service, action.instance), []).append(action)
-    halts = {h.deploy_group: h for h in plan.halts}
+    halts = {(h.service, h.deploy_group): h for h in plan.halts}
     rows: list[Row] = []
     seen: set[tuple[str, str]] = set()
     for result in results:
@@ -172,7 +172,7 @@ def instance_rows(cluster: str, results: Sequence[RenderResult], plan: Plan, hea
             continue
         ident = (result.service, result.instance)
         seen.add(ident)
-        halt = halts.get(result.deploy_group or "")
+        halt = halts.get((result.service, result.deploy_group or ""))
 
         def row(status: str, message: str, **more: Any) -> Row:
             return Row(cluster, ident[0], ident[1], status, message, train=_train(halt),

@@ -249,3 +249,11 @@ def test_rollbacks_go_first_and_are_not_held_by_the_unavailable_fraction() -> No
     assert started(out) == ["i02"]  # the rollback took the only bounce of this minute
     out = gate(p, live, Budget(max_unavailable_fraction=0.1), now=NOW, label_domain=DOMAIN)
     assert started(out) == ["i02"]  # 3 of 9 unavailable with one in progress: only the rollback goes
+
+
+def test_fixing_a_failing_rollout_is_not_held_by_its_own_unavailable_pods() -> None:
+    want = desired("i00", "i01")
+    live = cluster(want, changed={"i00", "i01"}, i00={"unavailable": 3, "state": "progress"})
+    out = gated(want, live, Budget(max_unavailable_fraction=0.1))
+    assert started(out) == ["i00"]  # the fix of the failing i00 goes; i01 would add to the outage
+    assert waiting(out) == ["i01"]

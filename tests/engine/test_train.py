@@ -155,3 +155,15 @@ def test_failures_that_are_not_of_what_git_asks_halt_nothing() -> None:
 def test_packed_rendering_round_trips() -> None:
     obj = workload(desired("a"))
     assert unpack(pack(obj)) == obj
+
+
+def test_a_halt_holds_only_its_own_service() -> None:
+    other = [Desired(d.obj, "other", d.instance) for d in desired("b")]
+    # another service whose instance b has a deploy group of the same name (prod), and a new config
+    other = [Desired({**d.obj, "metadata": {**d.obj["metadata"], "name": "other-b"}}, "other", "b") for d in other]
+    want, live = scenario()
+    other_live = live_of(other, config="configold")
+    p = guard(planned(want + other, live + other_live), failed("a"), label_domain=DOMAIN)
+    assert action(p, "b").action == "wait"
+    held = [a for a in p.actions if a.service == "other" and a.kind == "Deployment"]
+    assert [a.action for a in held] == ["update"]
