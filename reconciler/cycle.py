@@ -102,6 +102,8 @@ def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *
     before = cluster.counters.snapshot()
     wanted = desired_objects(rendered, settings.name)
     live = list_live(cluster, label_domain, full=check_drift)
+    # budgets count every managed workload of the cluster, whatever this cycle is limited to
+    workloads = [o for o in live if o.get("kind") in WORKLOAD_KINDS]
     if services is not None:
         service_label = f"{label_domain}/service"
         live = [o for o in live if o.get("kind") == "Namespace"
@@ -117,7 +119,6 @@ def reconcile(cluster: Cluster, settings: ClusterConfig, rendered: TreeRender, *
     guarded = guard(planned, health, label_domain=label_domain, auto_rollback=wanted.auto_rollback)
     budget = Budget(settings.rollout.max_concurrent_bounces, settings.rollout.max_unavailable_fraction,
                     settings.rollout.bounces_per_minute)
-    workloads = [o for o in live if o.get("kind") in WORKLOAD_KINDS]
     final = annotate(gate(guarded, workloads, budget, now=now, label_domain=label_domain, fleet_wide=fleet_wide),
                      now=now, label_domain=label_domain)
     outcomes: list[Outcome] = []

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     logs.setup()
     if args.renew_deadline >= args.lease_duration:
         raise UsageError("--renew-deadline must be shorter than --lease-duration")
+    if config.soa_configs is None:
+        raise UsageError(f"{args.config}: soa_configs is not set: it says where soa-configs are")
     daemon = Daemon(config, timing=Timing(reconcile_interval=args.reconcile_interval,
                                           resync_interval=args.resync_interval,
                                           lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,

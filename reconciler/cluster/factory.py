@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
 
 
-def connect(config: ClusterConfig) -> Cluster:
-    """The backend a cluster's settings ask for (kubeconfig/context, in_cluster, or sim)."""
+def connect(config: ClusterConfig, **options: Any) -> Cluster:
+    """The backend a cluster's settings ask for (kubeconfig/context, in_cluster, or sim).
+    `options` go to the Kubernetes backend (timeout, attempts, ...)."""
     if config.sim_state:
         from reconciler.cluster.sim.backend import SimCluster
 
@@ -18,5 +20,5 @@ def connect(config: ClusterConfig) -> Cluster:
     from reconciler.cluster.kube import KubeCluster
 
     if config.in_cluster:
-        return KubeCluster.in_cluster(config.name)
-    return KubeCluster.from_kubeconfig(config.name, config.kubeconfig, config.context)
+        return KubeCluster.in_cluster(config.name, **options)
+    return KubeCluster.from_kubeconfig(config.name, config.kubeconfig, config.context, **options)

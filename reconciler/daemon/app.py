@@ -17,6 +17,7 @@ Shutdown (SIGTERM/SIGINT): no new job starts, the cycle in flight stops between 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -43,7 +44,7 @@ from reconciler.render.service import RenderResult
 from reconciler.report.document import versions_present
 from reconciler.report.status import Row, counts, in_progress, instance_rows
 from reconciler.soa.issues import Issue
-from reconciler.sources.deployments_branch import DeploymentsBranch
+from reconciler.sources.deployments_branch import DeploymentsBranch, Identity
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import generate
 from reconciler.sources.poll import PollResult, SourcePoller
@@ -104,7 +105,7 @@ class Daemon:
     def __init__(self, config: Config, *, timing: Timing = Timing(), identity: str | None = None,
                  listen: str | None = None, workers: int = 1) -> None:
         if config.soa_configs is None:
-            raise ValueError("the config has no soa_configs source")
+            raise ValueError("the config has no soa_configs source: nothing to reconcile")
         self.config = config
         self.timing = timing
         self.identity = identity or f"{os.uname().nodename}-{os.getpid()}"
@@ -122,6 +123,7 @@ class Daemon:
         self._render_lock = threading.Lock()
         self._fleet_wide: set[str] = set()  # clusters whose rendering settings changed
         self._force_poll = False  # a webhook asks for a poll now, backoff or not
+        self._drifted: dict[str, dict[tuple[str, str], Row]] = {}  # per cluster, from the last resync
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                           "misfire_grace_time": None})
         secret_env = config.soa_configs.webhook_secret_env
@@ -209,11 +211,12 @@ class Daemon:
     def poll(self, initial: bool = False) -> None:
         started = time.monotonic()
         force, self._force_poll = self._force_poll, False
+        failures = self.poller.failures
         result = self.poller.poll(force=force)
         self.metrics.git_poll_duration.observe(time.monotonic() - started)
         self.poll_result = result
         snapshot = result.snapshot
-        if result.error:
+        if result.error and self.poller.failures > failures:  # not the polls skipped while backing off
             self.metrics.source_errors.labels(source="soa_configs").inc()
             warn("source poll failed", error=result.error, in_force=snapshot.soa_commit if snapshot else None)
         self.state.set_source(soa_commit=snapshot.soa_commit if snapshot else None,
@@ -259,7 +262,8 @@ class Daemon:
         if repos is None or source is None or self.poller.mirror is None or snapshot is None:
             return
         try:
-            result = generate(snapshot.tree, DeploymentsBranch(self.poller.mirror, source.deployments_branch),
+            result = generate(snapshot.tree, DeploymentsBranch(self.poller.mirror, source.deployments_branch,
+                                                               identity=Identity.from_env()),
                               repos.url_template, services=services, parallelism=repos.parallelism)
         except SourceError as exc:
             self.metrics.source_errors.labels(source="deployments").inc()
@@ -323,7 +327,7 @@ class Daemon:
         self.metrics.reconcile_duration.labels(cluster=name).observe(time.monotonic() - started)
         if not any(a.action in ("update", "wait") for a in result.plan.actions):
             self._fleet_wide.discard(name)  # the fleet-wide change has rolled out
-        self._record(name, result, leader)
+        self._record(name, result, leader, check_drift)
         return result
 
     # ------------------------------------------------------------------ helpers
@@ -332,11 +336,12 @@ class Daemon:
             self.clusters[name] = connect(self.config.clusters[name])
         return self.clusters[name]
 
-    def _record(self, name: str, result: CycleResult, leader: bool) -> None:
+    def _record(self, name: str, result: CycleResult, leader: bool, check_drift: bool = False) -> None:
         snapshot = self.poll_result.snapshot if self.poll_result else None
         rows = instance_rows(name, self.rendering.view().results, result.plan, result.health,
                              label_domain=self.config.label_domain,
                              changed_at=snapshot.committed_at if snapshot else None)
+        rows = self._keep_drift(name, rows, check_drift)
         # transitions are tracked on every replica; only the lease holder tells the outside world
         events = [e for e in self.transitions.observe(name, rows, result.plan.halts, result.plan.prune)
                   if not (e["type"] == "prune_refused" and e.get("reason") == "prune is off")]
@@ -361,6 +366,25 @@ class Daemon:
             if action.action == "wait":
                 log("waiting", cluster=name, kind=action.kind, name=action.name, reason=action.reason)
 
+
+    def _keep_drift(self, name: str, rows: list[Row], check_drift: bool) -> list[Row]:
+        """Fields are compared only by the resync job; with heal_drift off (detect-only), the
+        Drifted rows it found stay Drifted in the cycles between (while the object is the one
+        the resync saw), instead of turning Synced until the next resync."""
+        if check_drift:
+            self._drifted[name] = {(r.service, r.instance): r for r in rows if r.status == "Drifted"}
+            return rows
+        seen = self._drifted.get(name)
+        if not seen or self.config.clusters[name].heal_drift:
+            return rows
+        out = []
+        for row in rows:
+            drifted = seen.get((row.service, row.instance))
+            same = drifted is not None and (drifted.live or {}).get("config_sha") == (row.live or {}).get("config_sha")
+            if row.status == "Synced" and drifted is not None and same:
+                row = dataclasses.replace(drifted, message=drifted.message + " (as of the last full comparison)")
+            out.append(row)
+        return out
 
     def _observe_lead_times(self, name: str, rows: list[Row], committed_at: str | None, now: datetime) -> None:
         """reconciler_deploy_lead_time_seconds: from the commit that asked for a change (the
@@ -402,15 +426,17 @@ def serve(daemon: Daemon, *, on_start: Callable[[], None] | None = None, config_
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     reload = threading.Event()
-    if config_path is not None:
-        signal.signal(signal.SIGHUP, lambda signum, frame: reload.set())
+    signal.signal(signal.SIGHUP, lambda signum, frame: reload.set())
     daemon.start()
     if on_start is not None:
         on_start()
     try:
         while not stop.wait(0.5):
-            if reload.is_set() and config_path is not None:
+            if reload.is_set():
                 reload.clear()
-                daemon.reload(config_path)
+                if config_path is None:
+                    log("SIGHUP: nothing to reload (the embedded default has no config file)")
+                else:
+                    daemon.reload(config_path)
     finally:
         daemon.stop()

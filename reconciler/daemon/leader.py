@@ -169,12 +169,29 @@ class FileLockElector:
             self._fd = None
 
 
+def lease_request_timeout(lease_duration: float, renew_deadline: float) -> float:
+    """The timeout of one lease request: what the spec's rule leaves, renew_deadline <
+    lease_duration - request timeout (with one request per renewal: no retries)."""
+    return max(0.5, (lease_duration - renew_deadline) * 0.8)
+
+
 def elector_for(name: str, settings: ClusterConfig, config: Config, identity: str, timing: Any,
                 cluster: Callable[[str], Cluster]) -> Elector:
-    """The elector of cluster `name`: a file lock for simulated clusters, a Lease otherwise."""
+    """The elector of cluster `name`: a file lock for simulated clusters, a Lease otherwise,
+    renewed through a connection of its own whose requests cannot outlast the lease."""
     if settings.sim_state:
         return FileLockElector(Path(config.state_dir) / "locks" / f"{name}.lock")
-    return LeaseElector(lambda: cluster(name), f"reconciler-{name}", config.lease_namespace, identity,
+    from reconciler.cluster.factory import connect
+
+    timeout = lease_request_timeout(timing.lease_duration, timing.renew_deadline)
+    own: list[Cluster] = []
+
+    def lease_cluster() -> Cluster:
+        if not own:
+            own.append(connect(settings, timeout=timeout, attempts=1))
+        return own[0]
+
+    return LeaseElector(lease_cluster, f"reconciler-{name}", config.lease_namespace, identity,
                         lease_duration=timing.lease_duration, renew_deadline=timing.renew_deadline)
 
 

@@ -1,8 +1,9 @@
 """Reconcile cycles end to end on both backends: a soa-configs tree on disk, rendered and applied
 cycle after cycle as the daemon would, against the simulated cluster and the real control plane.
 
-Each test owns one service (its own namespace) and limits every cycle to it, so the tests can
-share the real control plane."""
+Each test owns one service (its own namespace) and label domain, so the tests can share the
+real control plane: budgets count every managed workload of a cluster, and only this test's
+carry its label domain."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from reconciler.engine.plan import plan
 from reconciler.render.settings import RenderSettings
 from reconciler.soa.tree import DirectoryTree
 
-DOMAIN = "paasta.yelp.com"
 CLUSTER = "local"
 GOOD, BAD, FIXED = "a" * 40, "b" * 40, "c" * 40
 
@@ -38,6 +38,7 @@ class Fleet:
         self.cluster = cluster
         self.root = root
         self.service = f"svc{uuid.uuid4().hex[:8]}"
+        self.domain = f"{self.service}.example.com"
         self.namespace = f"paastasvc-{self.service}"
         rollout = settings.pop("rollout", RolloutBudget())
         self.settings = ClusterConfig(CLUSTER, rollout=rollout, **settings)
@@ -60,9 +61,9 @@ class Fleet:
 
     def cycle(self, *, apply: bool = True, **kw: Any) -> CycleResult:
         rendered = render_tree(DirectoryTree(self.root), [CLUSTER],
-                               lambda c: RenderSettings(cluster=c, label_domain=DOMAIN), [self.service])
+                               lambda c: RenderSettings(cluster=c, label_domain=self.domain), [self.service])
         assert not [i for i in rendered.issues if i.is_error], rendered.issues
-        result = reconcile(self.cluster, self.settings, rendered, label_domain=DOMAIN, apply=apply,
+        result = reconcile(self.cluster, self.settings, rendered, label_domain=self.domain, apply=apply,
                            services=frozenset({self.service}), check_drift=True, **kw)
         assert not result.failed, [o.as_dict() for o in result.failed]
         return result
@@ -183,7 +184,7 @@ def test_a_crashlooping_image_halts_the_train(fleet: Any, auto_rollback: bool) -
     first = f.cycle()
     assert action(first, "a").action == "update" and action(first, "b").action == "wait"
     assert "max_concurrent_bounces" in action(first, "b").reason
-    bad_sha = label(action(first, "a").desired or {}, DOMAIN, "config_sha")
+    bad_sha = label(action(first, "a").desired or {}, f.domain, "config_sha")
 
     halted = f.until(lambda r: bool(r.plan.halts), "the crash loop to halt the train")
     (halt,) = halted.plan.halts
@@ -196,7 +197,7 @@ def test_a_crashlooping_image_halts_the_train(fleet: Any, auto_rollback: bool) -
         assert action(halted, "a").rollback and action(halted, "a").action == "update"
         assert halt.rolled_back_to is not None
         assert f.image("a") == good_image
-        assert annotation(f.workload("a"), DOMAIN, FAILED_CONFIG_SHA) == bad_sha
+        assert annotation(f.workload("a"), f.domain, FAILED_CONFIG_SHA) == bad_sha
         later = f.until(lambda r: r.health.get(("Deployment", f.namespace, f"{f.service}-a")).state == "complete",
                         "the rollback to complete")
         assert later.plan.halts and later.plan.halts[0].rolled_back_to == halt.rolled_back_to
@@ -212,7 +213,7 @@ def test_a_crashlooping_image_halts_the_train(fleet: Any, auto_rollback: bool) -
     f.until(lambda r: not r.plan.halts and all(a.action == "noop" for a in r.plan.actions)
             and all(h.state == "complete" for h in r.health.values()), "the fixed version everywhere")
     assert f.image("a").endswith(FIXED) and f.image("b").endswith(FIXED)
-    assert annotation(f.workload("a"), DOMAIN, FAILED_CONFIG_SHA) is None
+    assert annotation(f.workload("a"), f.domain, FAILED_CONFIG_SHA) is None
 
 
 def test_the_hpa_changing_replicas_is_left_alone(fleet: Any, cluster: Cluster) -> None:
@@ -261,13 +262,14 @@ def test_a_competing_writer_replacing_an_object_meets_a_conflict_and_a_reread(fl
             {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD, f"{CLUSTER}.c": GOOD})
     f.cycle()
     f.write("a: {instances: 1}\nb: {instances: 1}\n", {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD})
-    rendered = render_tree(DirectoryTree(f.root), [CLUSTER], lambda c: RenderSettings(cluster=c), [f.service])
+    rendered = render_tree(DirectoryTree(f.root), [CLUSTER], lambda c: RenderSettings(cluster=c, label_domain=f.domain),
+                           [f.service])
     from reconciler.cycle import desired_objects
 
     wanted = desired_objects(rendered, CLUSTER)
-    live = [o for o in list_live(cluster, DOMAIN) if o["metadata"].get("namespace") in (None, f.namespace)
+    live = [o for o in list_live(cluster, f.domain) if o["metadata"].get("namespace") in (None, f.namespace)
             and o["kind"] != "Namespace"]
-    planned = plan(CLUSTER, wanted.objects, live, label_domain=DOMAIN, prune=True)
+    planned = plan(CLUSTER, wanted.objects, live, label_domain=f.domain, prune=True)
     doomed = [a for a in planned.actions if a.action == "delete"]
     assert {(a.kind, a.instance) for a in doomed} == {("Deployment", "c"), ("PodDisruptionBudget", "c")}
 
@@ -286,7 +288,7 @@ def test_a_competing_writer_replacing_an_object_meets_a_conflict_and_a_reread(fl
                  "spec": {"replicas": 0, "selector": work["spec"]["selector"], "template": work["spec"]["template"]}}
     cluster.apply(unmanaged, field_manager="someone-else")
 
-    outcomes = {o.action.kind: o for o in execute(cluster, planned, label_domain=DOMAIN) if o.action.action == "delete"}
+    outcomes = {o.action.kind: o for o in execute(cluster, planned, label_domain=f.domain) if o.action.action == "delete"}
     assert outcomes["PodDisruptionBudget"].ok
     with pytest.raises(NotFound):
         cluster.get("PodDisruptionBudget", f"{f.service}-c", f.namespace)

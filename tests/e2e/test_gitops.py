@@ -339,3 +339,26 @@ def test_a_failed_rollout_is_notified_once(world: World) -> None:
         assert "s3cret" not in json.dumps(received) and "s3cret" not in daemon.log.read_text()
     finally:
         server.shutdown()
+
+
+def test_detect_only_drift_stays_reported_between_resyncs(world: World) -> None:
+    world.config.write_text(world.config.read_text().replace("    prune: true\n", "    prune: true\n    heal_drift: false\n"))
+    world.service("web", "main: {instances: 1}\n")
+    sha = world.deploy("web", "local.main")
+    daemon = world.daemon("--resync-interval", "2")
+    daemon.wait_for(lambda: world.synced(daemon, "web", "main", sha), "web Synced", 90)
+    live = world.workload("web", "main")
+    container = live["spec"]["template"]["spec"]["containers"][0]["name"]
+    world.cluster.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                         "metadata": {"name": "web-main", "namespace": world.namespace("web")},
+                         "spec": {"template": {"metadata": {"annotations": {"edited-by": "hand"}},
+                                               "spec": {"containers": [{"name": container, "image": "edited:1"}]}}}},
+                        field_manager="kubectl-edit")
+    row = daemon.wait_for(lambda: (daemon.row("web", "main") or {}).get("status") == "Drifted"
+                          and daemon.row("web", "main"), "the drift to be found", 30)
+    assert any(d["path"] == "spec.template.spec.containers[0].image" and d["live"] == "edited:1"
+               for d in row["differences"])
+    for _ in range(8):  # many reconcile cycles (0.5 s) and resyncs (2 s): never healed, never Synced
+        time.sleep(0.5)
+        assert daemon.row("web", "main")["status"] == "Drifted"
+    assert world.workload("web", "main")["spec"]["template"]["spec"]["containers"][0]["image"] == "edited:1"
