@@ -121,6 +121,9 @@ class Daemon:
         self.electors: dict[str, Elector] = {}
         self._stopping = threading.Event()
         self._render_lock = threading.Lock()
+        # one git user of the mirror's repository at a time: GitPython's object readers are not
+        # thread-safe (a poll, a generator run and a webhook's generator run can overlap)
+        self._git_lock = threading.RLock()
         self._fleet_wide: set[str] = set()  # clusters whose rendering settings changed
         self._force_poll = False  # a webhook asks for a poll now, backoff or not
         self._drifted: dict[str, dict[tuple[str, str], Row]] = {}  # per cluster, from the last resync
@@ -194,7 +197,7 @@ class Daemon:
         self._fleet_wide |= settings_changed
         snapshot = self.poll_result.snapshot if self.poll_result else None
         if snapshot is not None:
-            with self._render_lock:
+            with self._git_lock, self._render_lock:
                 self.rendering.update(render_tree(snapshot.tree, list(new.clusters), new.render_settings), None)
         log("configuration reloaded", path=path, rendering_changed=sorted(settings_changed))
         self.trigger("reconcile")
@@ -209,6 +212,10 @@ class Daemon:
 
     # ------------------------------------------------------------------ jobs
     def poll(self, initial: bool = False) -> None:
+        with self._git_lock:
+            self._poll(initial)
+
+    def _poll(self, initial: bool) -> None:
         started = time.monotonic()
         force, self._force_poll = self._force_poll, False
         failures = self.poller.failures
@@ -262,9 +269,10 @@ class Daemon:
         if repos is None or source is None or self.poller.mirror is None or snapshot is None:
             return
         try:
-            result = generate(snapshot.tree, DeploymentsBranch(self.poller.mirror, source.deployments_branch,
-                                                               identity=Identity.from_env()),
-                              repos.url_template, services=services, parallelism=repos.parallelism)
+            with self._git_lock:
+                result = generate(snapshot.tree, DeploymentsBranch(self.poller.mirror, source.deployments_branch,
+                                                                   identity=Identity.from_env()),
+                                  repos.url_template, services=services, parallelism=repos.parallelism)
         except SourceError as exc:
             self.metrics.source_errors.labels(source="deployments").inc()
             warn("deployments generation failed", error=str(exc))

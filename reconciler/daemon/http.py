@@ -123,5 +123,17 @@ class Server:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
-        self._thread.join(timeout=5)
+        """Close every socket from inside the server's own loop (closing them from another thread
+        races its select), let the loop end, then let requests in flight finish."""
+        server: Any = self._server
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        if self._thread.is_alive():
+            server.trigger.pull_trigger(close_all)
+            self._thread.join(timeout=5)
+        else:
+            server.close()
+        server.task_dispatcher.shutdown(timeout=5)
