@@ -8,9 +8,12 @@ selectors query in SQL. `next_event_at` marks the rows whose simulation must adv
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import marshal
 import sqlite3
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from typing import Any, Iterable, Iterator
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.kinds import kind_of
 from reconciler.cluster.selectors import parse_selector
+from reconciler.engine.changes import WORKLOAD_KINDS
 
 Obj = dict[str, Any]
 SCHEMA_VERSION = "1"
@@ -128,15 +132,43 @@ def copy_meta(meta: Obj) -> Obj:
     return out
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile. A large listing builds hundreds of thousands of
+    acyclic containers at once; each collection the allocations trigger would walk every live
+    object of the process again (the rendered tree of the caller included), which costs more
+    than the decoding itself."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _interned_keys(value: Any) -> Any:
+    """`value` with every dict key interned: marshal then writes each key once per object and
+    loads it back as the one interned string (a quarter faster to load than plain keys)."""
+    if isinstance(value, dict):
+        return {sys.intern(k): _interned_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interned_keys(v) for v in value]
+    return value
+
+
 class FieldsetCache:
-    """Parsed fieldsV1 trees by id, shared by every object read in this process; and the parsed
-    metadata of objects by (kind, namespace, name), valid while their resourceVersion is."""
+    """Parsed fieldsV1 trees by id, shared by every object read in this process; the parsed
+    metadata of objects by (kind, namespace, name), and the whole objects of listed workloads
+    (marshal bytes: a fresh copy is one C call), valid while their resourceVersion is."""
 
     def __init__(self) -> None:
         self.text: dict[str, str] = {}
         self.parsed: dict[str, Any] = {}
         self.stored: set[str] = set()  # ids known to be committed to the fieldsets table
         self.metas: dict[tuple[str, str, str], tuple[int, Obj]] = {}
+        self.objects: dict[tuple[str, str, str], tuple[int, bytes]] = {}
         self.lock = threading.Lock()
 
     def load(self, conn: sqlite3.Connection, ref: str, fresh: bool) -> Any:
@@ -287,12 +319,16 @@ class Txn:
 
     def select(self, kind: str, namespace: str | None, selector: str | None, metadata_only: bool) -> list[Obj]:
         """Matching objects; their fieldsV1 trees are shared with other results (read them only)."""
-        if metadata_only:
-            return self._list_metadata(kind, namespace, selector)
-        items: list[Obj] = json.loads(self.list_json(kind, namespace, selector, metadata_only))
-        for item in items:
-            resolve(item["metadata"], self.cache, self.conn, fresh=False)
-        return items
+        with gc_paused():
+            if metadata_only:
+                return self._list_metadata(kind, namespace, selector)
+            if kind in WORKLOAD_KINDS:
+                items = self._list_cached(kind, namespace, selector)
+            else:
+                items = json.loads(self.list_json(kind, namespace, selector, metadata_only))
+            for item in items:
+                resolve(item["metadata"], self.cache, self.conn, fresh=False)
+            return items
 
     def _where(self, kind: str, namespace: str | None, selector: str | None) -> tuple[str, list[Any]]:
         where, params = selector_sql(selector)
@@ -342,6 +378,47 @@ class Txn:
         info = kind_of(kind)
         return [{"apiVersion": info.api_version, "kind": kind, "metadata": copy_meta(chosen[(kind, ns, name)])}
                 for ns, name, _ in found]
+
+    def _list_cached(self, kind: str, namespace: str | None, selector: str | None) -> list[Obj]:
+        """Whole objects (fieldsV1 trees still as references) from the in-process cache where the
+        resourceVersion still matches: every cycle lists all workloads in full, and most of them
+        have not changed since the last cycle. Only rows that changed are read and parsed."""
+        query, args = self._where(kind, namespace, selector)
+        found = self.conn.execute(f"SELECT namespace, name, rv{query} ORDER BY namespace, name", args).fetchall()
+        cached_objects = self.cache.objects
+        chosen: dict[tuple[str, str], bytes] = {}
+        stale: list[tuple[str, str]] = []
+        for ns, name, rv in found:
+            cached = cached_objects.get((kind, ns, name))
+            if cached is not None and cached[0] == rv:
+                chosen[(ns, name)] = cached[1]
+            else:
+                stale.append((ns, name))
+        if stale:
+            rows: Iterable[tuple[str, str, int, str, str]]
+            if len(stale) > 100:
+                rows = self.conn.execute(f"SELECT namespace, name, rv, meta, rest{query}", args).fetchall()
+            else:
+                rows = [r for ns, name in stale for r in self.conn.execute(
+                    "SELECT namespace, name, rv, meta, rest FROM objects WHERE kind = ? AND namespace = ? "
+                    "AND name = ?", (kind, ns, name))]
+            api_version = kind_of(kind).api_version
+            for ns, name, rv, meta, rest in rows:
+                if (ns, name) in chosen:
+                    continue
+                obj: Obj = {"apiVersion": api_version, "kind": kind, "metadata": json.loads(meta)}
+                obj.update(json.loads(rest))
+                blob = marshal.dumps(_interned_keys(obj))
+                chosen[(ns, name)] = blob
+                with self.cache.lock:
+                    cached_objects[(kind, ns, name)] = (rv, blob)
+        if selector is None:  # forget objects of this scope that are gone
+            with self.cache.lock:
+                for key in [k for k in cached_objects if k[0] == kind and (namespace is None or k[1] == namespace)
+                            and (k[1], k[2]) not in chosen]:
+                    del cached_objects[key]
+        loads = marshal.loads
+        return [loads(chosen[(ns, name)]) for ns, name, _ in found]
 
     def list_json(self, kind: str, namespace: str | None, selector: str | None, metadata_only: bool) -> str:
         """Matching objects as the text of one JSON array (assembled by SQLite: one parse in Python),

@@ -120,6 +120,27 @@ def test_metadata_only_lists(cluster: SimCluster) -> None:
     assert again["metadata"] == full["metadata"]
 
 
+def test_full_workload_lists_are_fresh_and_current(cluster: SimCluster, clock: ManualClock) -> None:
+    """Listed workloads come from a per-resourceVersion cache: never shared, never stale."""
+    cluster.apply(deployment(replicas=1))
+    [item] = cluster.list("Deployment", namespace="ns")
+    assert item == cluster.get("Deployment", "web", "ns")
+    item["spec"]["template"]["spec"]["containers"][0]["image"] = "mutated"  # the caller's to change
+    item["metadata"]["labels"]["mutated"] = "yes"
+    [again] = cluster.list("Deployment", namespace="ns")
+    assert again == cluster.get("Deployment", "web", "ns") and "mutated" not in again["metadata"]["labels"]
+    assert again["spec"]["template"]["spec"]["containers"][0]["image"] != "mutated"
+    cluster.apply(deployment(replicas=3))  # a new resourceVersion: read again
+    clock.advance(5)  # and the controllers write status
+    [changed] = cluster.list("Deployment", namespace="ns")
+    assert changed == cluster.get("Deployment", "web", "ns")
+    assert changed["spec"]["replicas"] == 3 and changed["status"]["replicas"] == 3
+    cluster.delete("Deployment", "web", "ns")
+    cluster.apply(deployment(name="web", replicas=2))  # same name, another incarnation
+    [recreated] = cluster.list("Deployment", namespace="ns")
+    assert recreated["metadata"]["uid"] != changed["metadata"]["uid"] and recreated["spec"]["replicas"] == 2
+
+
 def test_lists_are_sorted_and_scoped(cluster: SimCluster) -> None:
     cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
     cluster.apply(deployment(name="z"))
