@@ -8,7 +8,7 @@
 
 For each backend it generates a seeded soa-configs tree (benchmarks/gen_tree.py) with about
 INSTANCES instances on one cluster, renders it once (`render_tree` with forked workers, as
-`reconciler plan|apply` do; timed apart), then runs `reconciler.cycle.reconcile(..., apply=True)`:
+`reconciler plan|apply` do; timed apart), then runs `reconciler.reconcile.cycle.reconcile(..., apply=True)`:
 
 1. a first cycle on the empty cluster, which creates everything (budgets never hold creates:
    a `wait` or a failed action is reported and fails the run);
@@ -74,12 +74,12 @@ import gen_tree  # noqa: E402
 from reconciler import cycle  # noqa: E402
 from reconciler.cli.common import worker_count  # noqa: E402
 from reconciler.config import ClusterConfig  # noqa: E402
-from reconciler.desired import TreeRender, render_tree  # noqa: E402
-from reconciler.engine.changes import WORKLOAD_KINDS  # noqa: E402
 from reconciler.engine.health import in_rollout, rollout_status  # noqa: E402
+from reconciler.kinds import WORKLOAD_KINDS  # noqa: E402
 from reconciler.render.service import Outcome as RenderOutcome  # noqa: E402
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN  # noqa: E402
-from reconciler.soa.tree import DirectoryTree  # noqa: E402
+from reconciler.render.tree import TreeRender, render_tree  # noqa: E402
+from reconciler.sources.directory import DirectoryTree  # noqa: E402
 
 REGISTRY = "registry.example.com"
 CLUSTER = "norcal-prod"
@@ -142,7 +142,7 @@ class CountingCluster:
 
 @contextmanager
 def timed_steps() -> Iterator[dict[str, float]]:
-    """Every function of reconciler.cycle that `reconcile` calls (desired_objects, list_live,
+    """Every function of reconciler.reconcile.cycle that `reconcile` calls (desired_objects, list_live,
     plan, ...) wrapped in place to add up its seconds; restored afterwards. The same functions
     run, in the same order: only a clock read around each call is added."""
     seconds: dict[str, float] = defaultdict(float)
@@ -520,7 +520,7 @@ def bench_sim(args: argparse.Namespace, work: Path, instances: int) -> tuple[dic
 
 
 def bench_kube(args: argparse.Namespace, work: Path, instances: int) -> tuple[dict[str, Any], list[str]]:
-    from reconciler.cluster.kube import KubeCluster
+    from reconciler.cluster.kube.backend import KubeCluster
     from tests.support.controlplane import ControlPlane
 
     tree = make_tree(work, instances, args.seed)

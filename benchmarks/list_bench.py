@@ -90,7 +90,7 @@ def main() -> int:
             results.append(measure(sim, args.count, args.rounds))
             sim.close()
     if args.backend in ("kube", "both"):
-        from reconciler.cluster.kube import KubeCluster
+        from reconciler.cluster.kube.backend import KubeCluster
         from tests.support.controlplane import ControlPlane
 
         with tempfile.TemporaryDirectory() as tmp, ControlPlane() as controlplane:

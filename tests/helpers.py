@@ -9,8 +9,8 @@ import yaml
 
 from reconciler.render.service import RenderResult, render_service
 from reconciler.render.settings import RenderSettings
+from reconciler.soa.files import ServiceFiles
 from reconciler.soa.load import InstanceResult, ServiceLoad, load_service
-from reconciler.soa.tree import ServiceFiles
 from tests.conftest import SHA, deployments_json
 
 CLUSTER = "norcal-prod"

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.cluster.sim.backend import SimCluster
 from reconciler.engine.plan import Desired, plan
-from reconciler.executor import execute, list_live
+from reconciler.reconcile.apply import execute, list_live
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"

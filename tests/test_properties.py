@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from reconciler.render.service import Outcome, render_service
 from reconciler.render.settings import RenderSettings
+from reconciler.soa.files import ServiceFiles
 from reconciler.soa.load import load_service
-from reconciler.soa.tree import ServiceFiles
 from tests.conftest import SHA, deployments_json
 
 CLUSTER = "c1"

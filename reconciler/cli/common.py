@@ -10,7 +10,8 @@ from pathlib import Path
 
 from reconciler.config import Config, ConfigError, load_config
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
-from reconciler.soa.tree import DirectoryTree, SoaSource
+from reconciler.soa.files import SoaSource
+from reconciler.sources.directory import DirectoryTree
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_ERROR = 0, 1, 2
 #: The bundled template next to the package (present in a source checkout).

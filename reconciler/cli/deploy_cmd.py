@@ -27,11 +27,10 @@ import git
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, UsageError, err
 from reconciler.cli.generate_cmd import load, service_repo_template, soa_source
 from reconciler.config import Config
+from reconciler.soa.files import SERVICE_NAME, SoaSource
 from reconciler.soa.load import INSTANCE_NAME, load_service
-from reconciler.soa.tree import SERVICE_NAME
 from reconciler.sources.deployments_branch import push_ref
 from reconciler.sources.errors import SourceError
-from reconciler.soa.tree import SoaSource
 from reconciler.sources.generate import list_tags, repo_url, service_instances
 from reconciler.sources.mirror import Mirror
 from reconciler.sources.tags import (

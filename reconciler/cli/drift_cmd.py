@@ -35,8 +35,8 @@ from reconciler.cli.common import (
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.config import Config
-from reconciler.cycle import reconcile
-from reconciler.desired import render_tree
+from reconciler.reconcile.cycle import reconcile
+from reconciler.render.tree import render_tree
 from reconciler.report.document import drift_document, status_document, versions_present
 from reconciler.report.status import SETTLED, Row, instance_rows
 

@@ -12,10 +12,10 @@ import sys
 
 from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError, err, maybe_config, print_table
 from reconciler.config import Config
-from reconciler.soa.tree import DirectoryTree
+from reconciler.soa.files import SoaSource
 from reconciler.sources.deployments_branch import DeploymentsBranch, Identity
+from reconciler.sources.directory import DirectoryTree
 from reconciler.sources.errors import SourceError
-from reconciler.soa.tree import SoaSource
 from reconciler.sources.generate import GenerateResult, generate
 from reconciler.sources.gittree import GitTree
 from reconciler.sources.mirror import Mirror

@@ -20,9 +20,9 @@ from reconciler.cli.common import (
 )
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
-from reconciler.cycle import CycleResult, reconcile
 from reconciler.daemon.leader import other_holder
-from reconciler.desired import render_tree
+from reconciler.reconcile.cycle import CycleResult, reconcile
+from reconciler.render.tree import render_tree
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -19,9 +19,9 @@ from reconciler.cli.common import (
     soa_dir,
     worker_count,
 )
-from reconciler.desired import render_tree
 from reconciler.render.service import Outcome, RenderResult
-from reconciler.soa.tree import DirectoryTree
+from reconciler.render.tree import render_tree
+from reconciler.sources.directory import DirectoryTree
 
 try:
     _Dumper: type = yaml.CSafeDumper

@@ -20,7 +20,7 @@ from reconciler.cluster.factory import connect
 from reconciler.engine.health import FAILED
 from reconciler.engine.marks import FAILED_CONFIG_SHA, RESUME_MANAGER, RESUMED_CONFIG_SHA, annotation, key, label
 from reconciler.engine.train import resume_mark
-from reconciler.observe import read_health
+from reconciler.reconcile.observe import read_health
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

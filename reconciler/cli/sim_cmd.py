@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, maybe_config, print_table
 from reconciler.cluster.errors import ClusterError
-from reconciler.cluster.kinds import KINDS
+from reconciler.kinds import KINDS
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

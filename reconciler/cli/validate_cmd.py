@@ -16,10 +16,10 @@ from reconciler.cli.common import (
     soa_dir,
     worker_count,
 )
-from reconciler.desired import render_tree
 from reconciler.render.service import Outcome
+from reconciler.render.tree import render_tree
 from reconciler.soa.issues import Issue
-from reconciler.soa.tree import DirectoryTree
+from reconciler.sources.directory import DirectoryTree
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

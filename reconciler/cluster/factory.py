@@ -17,7 +17,7 @@ def connect(config: ClusterConfig, **options: Any) -> Cluster:
 
         Path(config.sim_state).parent.mkdir(parents=True, exist_ok=True)
         return SimCluster(config.name, config.sim_state, pod_ready_seconds=config.sim_pod_ready_seconds)
-    from reconciler.cluster.kube import KubeCluster
+    from reconciler.cluster.kube.backend import KubeCluster
 
     if config.in_cluster:
         return KubeCluster.in_cluster(config.name, **options)

@@ -32,15 +32,15 @@ from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import Config
-from reconciler.cycle import CycleResult, reconcile
 from reconciler.daemon.http import Api, Server
 from reconciler.daemon.leader import Elector, elector_for
 from reconciler.daemon.logs import error, log, warn
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.notify import Notifier, Tracker
 from reconciler.daemon.state import DaemonState
-from reconciler.desired import TreeRender, render_tree
+from reconciler.reconcile.cycle import CycleResult, reconcile
 from reconciler.render.service import RenderResult
+from reconciler.render.tree import TreeRender, render_tree
 from reconciler.report.document import versions_present
 from reconciler.report.status import Row, counts, in_progress, instance_rows
 from reconciler.soa.issues import Issue

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import rollout_status
 from reconciler.engine.marks import APPLIED_MARKS, BOUNCE_STARTED, LAST_HEALTHY, annotation, key, label, rfc3339
 from reconciler.engine.owned import owned_fields, pack, strip_annotations
 from reconciler.engine.plan import Action, Plan
+from reconciler.kinds import WORKLOAD_KINDS
 
 
 def healthy_rendering(live: Mapping[str, Any], label_domain: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet"})
+from reconciler.kinds import WORKLOAD_KINDS
 
 
 def config_sha(obj: Mapping[str, Any], label_domain: str) -> str | None:

@@ -37,8 +37,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.engine.changes import WORKLOAD_KINDS, needs_apply
+from reconciler.engine.changes import needs_apply
 from reconciler.engine.drift import Difference, differences
+from reconciler.kinds import WORKLOAD_KINDS
 
 ACTIONS = ("create", "update", "scale", "delete", "noop", "wait")
 

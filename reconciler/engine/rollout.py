@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import rollout_status
 from reconciler.engine.marks import BOUNCE_STARTED, parse_time, utc
 from reconciler.engine.plan import Action, Plan
+from reconciler.kinds import WORKLOAD_KINDS
 
 #: The window of `bounces_per_minute`.
 RATE_WINDOW = timedelta(seconds=60)

@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import FAILED, Health
 from reconciler.engine.marks import (
     BOUNCE_STARTED,
@@ -42,6 +41,7 @@ from reconciler.engine.marks import (
 )
 from reconciler.engine.owned import unpack
 from reconciler.engine.plan import Action, Halt, Plan
+from reconciler.kinds import WORKLOAD_KINDS
 
 Key = tuple[str, str | None, str]
 

@@ -9,10 +9,10 @@ from typing import Any
 from reconciler.render.instance import render_instance
 from reconciler.render.names import name_issues
 from reconciler.render.settings import RenderSettings
+from reconciler.soa.files import INSTANCE_FILE
 from reconciler.soa.issues import Issue, error
 from reconciler.soa.load import InstanceResult, ServiceLoad
 from reconciler.soa.model import Control, Deployments
-from reconciler.soa.tree import INSTANCE_FILE
 
 
 class Outcome(str, Enum):

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import COMPLETE, FAILED, PROGRESSING, UNAVAILABLE, Health
 from reconciler.engine.marks import BOUNCE_STARTED, annotation, label
 from reconciler.engine.plan import Action, Halt, Plan
+from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.render.service import Outcome, RenderResult
 
 STATUSES = ("Invalid", "NotDeployed", "Missing", "Degraded", "Progressing", "Waiting", "OutOfSync",

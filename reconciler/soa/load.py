@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from reconciler.soa.deployments import parse_deployments
+from reconciler.soa.files import ServiceFiles, autotuned_file_name, instance_file_names
 from reconciler.soa.issues import Issue, error, warning
 from reconciler.soa.merge import deep_merge
 from reconciler.soa.model import (
@@ -18,7 +19,6 @@ from reconciler.soa.model import (
     PersistentVolume,
 )
 from reconciler.soa.schema import PAASTA_ONLY_KEYS, SERVICE_LEVEL_KEYS, SUPPORTED_KEYS
-from reconciler.soa.tree import ServiceFiles, autotuned_file_name, instance_file_names
 from reconciler.soa.validate import InstanceContext, validate_instance
 from reconciler.soa.yamlparse import ParseError, parse_yaml
 

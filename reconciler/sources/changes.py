@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Mapping
 
 import git
 
-from reconciler.soa.tree import AUTOTUNED_DIR, INSTANCE_FILE, SERVICE_LEVEL_FILES, SERVICE_NAME
+from reconciler.soa.files import AUTOTUNED_DIR, INSTANCE_FILE, SERVICE_LEVEL_FILES, SERVICE_NAME
 from reconciler.sources.errors import CorruptSourceError
 from reconciler.sources.gittree import DEPLOYMENTS_FILE, LINK, TREE, Entry, ObjectReader, reader_for
 

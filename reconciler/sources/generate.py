@@ -23,12 +23,11 @@ from typing import Any
 
 import git
 
+from reconciler.soa.files import SoaSource
+from reconciler.soa.load import load_service
 from reconciler.sources.deployments_branch import DeploymentsBranch, path_of
 from reconciler.sources.errors import SourceError, scrub
 from reconciler.sources.tags import deployments_document, encode_document, parse_ls_remote
-from reconciler.soa.issues import Issue
-from reconciler.soa.load import load_service
-from reconciler.soa.tree import SoaSource
 
 DEFAULT_TAG_TIMEOUT = 30.0
 DEFAULT_ATTEMPTS = 5

@@ -21,9 +21,17 @@ from typing import Literal
 
 import git
 
+from reconciler.soa.files import (
+    AUTOTUNED_DIR,
+    INSTANCE_FILE,
+    MAX_FILE_BYTES,
+    SERVICE_LEVEL_FILES,
+    SERVICE_NAME,
+    ServiceFiles,
+    autotuned_file_name,
+    instance_file_names,
+)
 from reconciler.soa.issues import Issue, warning
-from reconciler.soa.tree import (AUTOTUNED_DIR, INSTANCE_FILE, MAX_FILE_BYTES, SERVICE_LEVEL_FILES,
-                                 SERVICE_NAME, ServiceFiles, autotuned_file_name, instance_file_names)
 from reconciler.sources.errors import CorruptSourceError
 
 TREE, LINK, GITLINK = 0o040000, 0o120000, 0o160000

@@ -22,10 +22,17 @@ from typing import NoReturn
 import git
 
 from reconciler.config import SourceConfig
+from reconciler.soa.files import (
+    AUTOTUNED_DIR,
+    SERVICE_LEVEL_FILES,
+    ServiceFiles,
+    SoaSource,
+    autotuned_file_name,
+    instance_file_names,
+)
 from reconciler.soa.issues import Issue
-from reconciler.soa.tree import (AUTOTUNED_DIR, SERVICE_LEVEL_FILES, DirectoryTree, ServiceFiles, SoaSource,
-                                 autotuned_file_name, instance_file_names)
 from reconciler.sources.changes import changed_deployments, changed_services
+from reconciler.sources.directory import DirectoryTree
 from reconciler.sources.errors import CorruptSourceError, SourceError
 from reconciler.sources.gittree import GitTree
 from reconciler.sources.mirror import Mirror

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from reconciler.cluster.errors import ClusterError, Conflict, Invalid, NotFound, Unavailable
-from reconciler.cluster.kube import KubeCluster
+from reconciler.cluster.kube.backend import KubeCluster
 from reconciler.cluster.protocol import FIELD_MANAGER, RequestCounters
 
 pytestmark = pytest.mark.kube

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.errors import Conflict, NotFound, Timeout, Unavailable
-from reconciler.cluster.kube import KubeCluster
-from reconciler.cluster.kube_http import TokenBucket
+from reconciler.cluster.kube.backend import KubeCluster
+from reconciler.cluster.kube.http import TokenBucket
 
 TOKEN = "stub-token-123"
 

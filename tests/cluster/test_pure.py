@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.cluster.errors import Conflict, Forbidden, Invalid, NotFound, Timeout, Unavailable, from_status
-from reconciler.cluster.kinds import kind_of
 from reconciler.cluster.selectors import Requirement, parse_selector
 from reconciler.engine.health import rollout_status
+from reconciler.kinds import kind_of
 
 
 def test_parse_selector() -> None:

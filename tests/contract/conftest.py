@@ -24,7 +24,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
 
         backend = SimCluster("sim", tmp_path / "sim.sqlite", pod_ready_seconds=0.2)
     else:
-        from reconciler.cluster.kube import KubeCluster
+        from reconciler.cluster.kube.backend import KubeCluster
 
         controlplane = request.getfixturevalue("kube_controlplane")
         backend = KubeCluster.from_kubeconfig("kube", str(controlplane.kubeconfig))

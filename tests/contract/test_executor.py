@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.cluster.protocol import Cluster
 from reconciler.engine.plan import Desired, plan
-from reconciler.executor import execute, list_live
+from reconciler.reconcile.apply import execute, list_live
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
@@ -39,8 +39,8 @@ def clean(cluster: Cluster):  # type: ignore[no-untyped-def]
         cluster.delete("Namespace", NS)
     except Exception:  # noqa: BLE001 - cleanup only
         pass
-    from tests.contract.conftest import wait_for
     from reconciler.cluster.errors import NotFound
+    from tests.contract.conftest import wait_for
 
     def gone() -> bool:
         try:

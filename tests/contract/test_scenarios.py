@@ -19,13 +19,13 @@ import pytest
 from reconciler.cluster.errors import NotFound
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig, RolloutBudget
-from reconciler.cycle import CycleResult, reconcile
-from reconciler.desired import render_tree
 from reconciler.engine.marks import FAILED_CONFIG_SHA, annotation, label
-from reconciler.executor import execute, list_live
 from reconciler.engine.plan import plan
+from reconciler.reconcile.apply import execute, list_live
+from reconciler.reconcile.cycle import CycleResult, reconcile
 from reconciler.render.settings import RenderSettings
-from reconciler.soa.tree import DirectoryTree
+from reconciler.render.tree import render_tree
+from reconciler.sources.directory import DirectoryTree
 
 CLUSTER = "local"
 GOOD, BAD, FIXED = "a" * 40, "b" * 40, "c" * 40
@@ -264,7 +264,7 @@ def test_a_competing_writer_replacing_an_object_meets_a_conflict_and_a_reread(fl
     f.write("a: {instances: 1}\nb: {instances: 1}\n", {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD})
     rendered = render_tree(DirectoryTree(f.root), [CLUSTER], lambda c: RenderSettings(cluster=c, label_domain=f.domain),
                            [f.service])
-    from reconciler.cycle import desired_objects
+    from reconciler.reconcile.cycle import desired_objects
 
     wanted = desired_objects(rendered, CLUSTER)
     live = [o for o in list_live(cluster, f.domain) if o["metadata"].get("namespace") in (None, f.namespace)

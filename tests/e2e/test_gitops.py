@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.protocol import Cluster
-from tests.support.gitremote import GitRemote
 from tests.support.daemon import DaemonProcess
+from tests.support.gitremote import GitRemote
 
 SECRET = "e2e-webhook-secret"
 
@@ -117,7 +117,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         cluster: Cluster = SimCluster("local", state, pod_ready_seconds=0.5)
         yaml = f"    sim: {{state: {state}, pod_ready_seconds: 0.5}}"
     else:
-        from reconciler.cluster.kube import KubeCluster
+        from reconciler.cluster.kube.backend import KubeCluster
 
         controlplane = request.getfixturevalue("kube_controlplane")
         cluster = KubeCluster.from_kubeconfig("local", str(controlplane.kubeconfig))

@@ -39,19 +39,19 @@ import pytest
 import yaml
 from kubernetes.config import incluster_config
 
-import reconciler.cluster.kube as kube_module
+import reconciler.cluster.kube.backend as kube_module
 from reconciler.cluster import kube_config
 from reconciler.cluster.errors import NotFound
 from reconciler.cluster.factory import connect
-from reconciler.cluster.kube import KubeCluster
+from reconciler.cluster.kube.backend import KubeCluster
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig, Config, RolloutBudget, load_config, parse_config
-from reconciler.cycle import CycleResult, reconcile
 from reconciler.daemon.app import Daemon, Timing
 from reconciler.daemon.leader import LeaseElector
-from reconciler.desired import render_tree
 from reconciler.engine.marks import FAILED_CONFIG_SHA, annotation
-from reconciler.soa.tree import DirectoryTree
+from reconciler.reconcile.cycle import CycleResult, reconcile
+from reconciler.render.tree import render_tree
+from reconciler.sources.directory import DirectoryTree
 from tests.support.controlplane import REPO, ControlPlane, wait_until
 
 pytestmark = pytest.mark.kube

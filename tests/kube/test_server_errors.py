@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import urllib3
 
-from reconciler.cluster.kube import KubeCluster
+from reconciler.cluster.kube.backend import KubeCluster
 from reconciler.config import ClusterConfig
-from reconciler.cycle import reconcile
-from reconciler.desired import render_tree
+from reconciler.reconcile.cycle import reconcile
 from reconciler.render.settings import RenderSettings
-from reconciler.soa.tree import DirectoryTree
+from reconciler.render.tree import render_tree
+from reconciler.sources.directory import DirectoryTree
 from tests.support.controlplane import ControlPlane
 
 pytestmark = pytest.mark.kube

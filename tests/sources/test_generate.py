@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,10 @@ import git
 import pytest
 
 from reconciler.sources.deployments_branch import DeploymentsBranch, Identity
+from reconciler.sources.directory import DirectoryTree
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import GenerateResult, generate, list_tags, read_tags
 from reconciler.sources.mirror import Mirror
-from reconciler.soa.tree import DirectoryTree
 from tests.support.gitremote import IDENTITY, GitRemote
 
 T1, T2, T3, T4 = "20240101T000000", "20240102T000000", "20240103T000000", "20240104T000000"

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import PARALLEL_MIN_SERVICES, TreeRender, render_tree
 from reconciler.render.settings import RenderSettings
-from reconciler.soa.tree import MAX_FILE_BYTES, DirectoryTree
+from reconciler.render.tree import PARALLEL_MIN_SERVICES, TreeRender, render_tree
+from reconciler.soa.files import MAX_FILE_BYTES
 from reconciler.sources.changes import changed_deployments, changed_services
+from reconciler.sources.directory import DirectoryTree
 from reconciler.sources.gittree import GitTree
 from tests.conftest import SHA, deployments_json
 from tests.support.gitremote import IDENTITY, Files, Link, service_files, write_files

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import SourceConfig
-from reconciler.desired import render_tree
 from reconciler.render.settings import RenderSettings
-from reconciler.soa.tree import DirectoryTree
+from reconciler.render.tree import render_tree
+from reconciler.sources.directory import DirectoryTree
 from reconciler.sources.gittree import GitTree
 from reconciler.sources.mirror import Mirror
 from reconciler.sources.poll import PollResult, SourcePoller

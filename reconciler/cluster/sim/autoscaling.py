@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.cluster.kinds import KINDS
 from reconciler.cluster.sim import managed
 from reconciler.cluster.sim.clock import rfc3339
 from reconciler.cluster.sim.managed import CONTROLLER, Entry
 from reconciler.cluster.sim.store import Row, Txn
+from reconciler.kinds import KINDS
 
 Obj = dict[str, Any]
 RESYNC_SECONDS = 15.0

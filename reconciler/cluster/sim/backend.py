@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator
 
 from reconciler.cluster.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, Unavailable
-from reconciler.cluster.kinds import KINDS, Kind
 from reconciler.cluster.protocol import FIELD_MANAGER, Obj, RequestCounters
 from reconciler.cluster.selectors import parse_selector
 from reconciler.cluster.sim import ssa
@@ -26,7 +25,7 @@ from reconciler.cluster.sim.merge import clone
 from reconciler.cluster.sim.pods import Settings
 from reconciler.cluster.sim.store import Row, Store, Txn
 from reconciler.engine.health import RolloutStatus, rollout_status
-from reconciler.engine.changes import WORKLOAD_KINDS
+from reconciler.kinds import KINDS, WORKLOAD_KINDS, Kind
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 PROPAGATION = ("Background", "Foreground", "Orphan")

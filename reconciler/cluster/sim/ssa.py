@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.cluster.errors import Conflict, Invalid, from_status
-from reconciler.cluster.kinds import kind_of
 from reconciler.cluster.sim import defaults, fieldsets, managed, schema, validation
 from reconciler.cluster.sim.fieldsets import MISSING, Path
 from reconciler.cluster.sim.managed import Entry
 from reconciler.cluster.sim.merge import clone, merge
+from reconciler.kinds import kind_of
 
 Obj = dict[str, Any]
 

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from reconciler.cluster.errors import ClusterError
-from reconciler.cluster.kinds import kind_of
 from reconciler.cluster.selectors import parse_selector
-from reconciler.engine.changes import WORKLOAD_KINDS
+from reconciler.kinds import WORKLOAD_KINDS, kind_of
 
 Obj = dict[str, Any]
 SCHEMA_VERSION = "1"

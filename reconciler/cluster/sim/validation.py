@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from reconciler.cluster.errors import Invalid
-from reconciler.cluster.kinds import kind_of
 from reconciler.cluster.sim import quantity
+from reconciler.kinds import kind_of
 
 Obj = dict[str, Any]
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.protocol import Cluster
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import COMPLETE, Health, assess, in_rollout, rollout_status
 from reconciler.engine.marks import key, label
 from reconciler.engine.train import rollout_started
+from reconciler.kinds import WORKLOAD_KINDS
 
 Key = tuple[str, str | None, str]
 

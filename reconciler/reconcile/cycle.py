@@ -14,16 +14,16 @@ from typing import Any
 
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
-from reconciler.desired import TreeRender
 from reconciler.engine.bookkeeping import annotate
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import Health
 from reconciler.engine.plan import Desired, Plan, plan
 from reconciler.engine.rollout import Budget, gate
 from reconciler.engine.train import guard
-from reconciler.executor import Outcome, execute, list_live
-from reconciler.observe import read_health
+from reconciler.kinds import WORKLOAD_KINDS
+from reconciler.reconcile.apply import Outcome, execute, list_live
+from reconciler.reconcile.observe import read_health
 from reconciler.render.service import Outcome as RenderOutcome
+from reconciler.render.tree import TreeRender
 
 Key = tuple[str, str | None, str]
 

@@ -15,12 +15,11 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from reconciler.cluster.errors import ClusterError, Invalid
-from reconciler.cluster.kinds import Kind, kind_of
-from reconciler.cluster.kube_config import Connection, from_kubeconfig, in_cluster
-from reconciler.cluster.kube_http import Request, TransferStats, Transport
+from reconciler.cluster.kube.config import Connection, from_kubeconfig, in_cluster
+from reconciler.cluster.kube.http import Request, TransferStats, Transport
 from reconciler.cluster.protocol import FIELD_MANAGER, Obj, RequestCounters
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.health import RolloutStatus, rollout_status
+from reconciler.kinds import WORKLOAD_KINDS, Kind, kind_of
 
 #: The server turns a list into PartialObjectMetadata items (metadata only) for this Accept.
 METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"

@@ -1,4 +1,5 @@
-"""The Kubernetes kinds the reconciler reads and writes, and where they live in the API."""
+"""The Kubernetes kinds the reconciler reads and writes, where they live in the API, and which of
+them are workloads (pure data, shared by the engine and the cluster backends)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class Kind:
         return f"{base}/{name}" if name else base
 
 
+#: The kinds that run pods and roll out (bounces, health, budgets).
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet"})
+
 KINDS: dict[str, Kind] = {k.kind: k for k in (
     Kind("Namespace", "v1", "namespaces", namespaced=False),
     Kind("Deployment", "apps/v1", "deployments"),
@@ -40,7 +44,6 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
     Kind("Pod", "v1", "pods"),
     Kind("Lease", "coordination.k8s.io/v1", "leases"),
 )}
-
 
 
 def kind_of(name: str) -> Kind:

@@ -14,8 +14,8 @@ from typing import Any
 
 from reconciler.cluster.errors import ClusterError, Conflict, NotFound
 from reconciler.cluster.protocol import INITIAL_REPLICAS_MANAGER, Cluster
-from reconciler.engine.changes import WORKLOAD_KINDS
 from reconciler.engine.plan import Action, Plan
+from reconciler.kinds import WORKLOAD_KINDS
 
 WRITING_ACTIONS = ("create", "update", "scale", "delete")
 #: Tries of a write that meets a 409 Conflict: each retry re-reads the object first.

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 
 from reconciler.render.service import RenderResult, render_service
 from reconciler.render.settings import RenderSettings
+from reconciler.soa.files import SoaSource, unreadable_issues
 from reconciler.soa.issues import Issue
 from reconciler.soa.load import ServiceLoad, load_service
-from reconciler.soa.tree import ServiceFiles, SoaSource, unreadable_issues
 
 
 @dataclass

@@ -7,12 +7,12 @@ client's model classes never see them. Only `reconciler.cluster.errors` exceptio
 
 from __future__ import annotations
 
-from gzip import decompress as gunzip
 import json
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from gzip import decompress as gunzip
 from typing import Any, Callable, Sequence
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from reconciler.cluster.errors import ClusterError, Timeout, Unavailable, from_status
-from reconciler.cluster.kube_config import Connection
+from reconciler.cluster.kube.config import Connection
 from reconciler.cluster.protocol import RequestCounters
 
 #: Responses that mean "not now": the server did not (429) or may not (5xx) have acted.

@@ -1,0 +1,78 @@
+"""reconciler.yaml as typed, immutable settings, with every key's default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
+
+
+@dataclass(frozen=True)
+class RolloutBudget:
+    max_concurrent_bounces: int = 10
+    max_unavailable_fraction: float = 0.1
+    bounces_per_minute: int = 30
+    progress_deadline_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    sim_state: str | None = None
+    sim_pod_ready_seconds: float = 1.0
+    docker_registry: str | None = None
+    rollout: RolloutBudget = field(default_factory=RolloutBudget)
+    prune: bool = False
+    max_prune_fraction: float = 0.5
+    heal_drift: bool = True
+    allow_recreate: bool = False
+    pdb_max_unavailable: int | str = 1
+    pool_node_label: str | None = None
+    ignore_differences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def render_settings(self, label_domain: str) -> RenderSettings:
+        return RenderSettings(
+            cluster=self.name,
+            docker_registry=self.docker_registry,
+            label_domain=label_domain,
+            pdb_max_unavailable=self.pdb_max_unavailable,
+            pool_node_label=self.pool_node_label,
+            progress_deadline_seconds=self.rollout.progress_deadline_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    repo: str | None = None
+    path: str | None = None
+    branch: str = "main"
+    deployments_branch: str = "deployments"
+    poll_interval: float = 15.0
+    webhook_secret_env: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceReposConfig:
+    url_template: str
+    generate_interval: float = 60.0
+    parallelism: int = 8
+
+
+@dataclass(frozen=True)
+class Config:
+    clusters: Mapping[str, ClusterConfig]
+    soa_configs: SourceConfig | None = None
+    service_repos: ServiceReposConfig | None = None
+    label_domain: str = DEFAULT_LABEL_DOMAIN
+    lease_namespace: str = "reconciler"
+    state_dir: str = "~/.local/state/reconciler"
+    listen: str = "127.0.0.1:8080"
+    notify_url_env: str | None = None
+    path: str | None = None
+
+    def render_settings(self, cluster: str) -> RenderSettings:
+        return self.clusters[cluster].render_settings(self.label_domain)
