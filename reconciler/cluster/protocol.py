@@ -10,8 +10,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.engine.health import RolloutStatus
-
 FIELD_MANAGER = "reconciler"
 #: Writes the first replicas of an autoscaled workload, once, so the reconciler never owns them.
 INITIAL_REPLICAS_MANAGER = "reconciler-initial-replicas"
@@ -68,10 +66,6 @@ class Cluster(Protocol):
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
                propagation: str = "Background", uid: str | None = None, dry_run: bool = False) -> None:
         """Delete one object; with `uid`, only that incarnation of it (else Conflict)."""
-        ...
-
-    def rollout_status(self, kind: str, name: str, namespace: str) -> RolloutStatus:
-        """The rollout state of a Deployment or StatefulSet (kubectl's rollout-status rules)."""
         ...
 
     def close(self) -> None:

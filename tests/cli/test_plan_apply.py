@@ -11,6 +11,7 @@ import pytest
 from reconciler.cli.main import main
 from reconciler.cluster.sim.backend import SimCluster
 from tests.conftest import deployments_json, write_tree
+from tests.support.rollout import rollout
 
 SHA1, SHA2 = "1" * 40, "2" * 40
 INSTANCES = [f"i{n:02d}" for n in range(1, 13)]
@@ -54,7 +55,7 @@ def wait_complete(state: Path) -> None:
     deadline = time.monotonic() + 30
     try:
         while time.monotonic() < deadline:
-            statuses = [sim.rollout_status("Deployment", f"fleet-{i}", "paastasvc-fleet") for i in INSTANCES]
+            statuses = [rollout(sim, "Deployment", f"fleet-{i}", "paastasvc-fleet") for i in INSTANCES]
             if all(s.complete for s in statuses):
                 return
             time.sleep(0.1)

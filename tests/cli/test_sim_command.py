@@ -11,6 +11,7 @@ import pytest
 from reconciler.cli.main import main
 from reconciler.cluster.sim.backend import SimCluster
 from tests.contract.conftest import deployment
+from tests.support.rollout import rollout
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def state(tmp_path: Path) -> Path:
     cluster.apply(deployment("web", "apps", replicas=2))
     cluster.apply(deployment("bad", "apps", replicas=1, image="registry.example.com/app:crashloop"))
     deadline = time.monotonic() + 10
-    while not cluster.rollout_status("Deployment", "web", "apps").complete and time.monotonic() < deadline:
+    while not rollout(cluster, "Deployment", "web", "apps").complete and time.monotonic() < deadline:
         time.sleep(0.05)
     cluster.close()
     return path

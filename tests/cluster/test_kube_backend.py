@@ -18,6 +18,7 @@ import yaml
 from reconciler.cluster.errors import ClusterError, Conflict, Invalid, NotFound, Unavailable
 from reconciler.cluster.kube.backend import KubeCluster
 from reconciler.cluster.protocol import FIELD_MANAGER, RequestCounters
+from tests.support.rollout import rollout
 
 pytestmark = pytest.mark.kube
 
@@ -245,7 +246,7 @@ def test_get_and_delete_of_a_missing_object_raise_not_found(kube: KubeCluster, n
     with pytest.raises(NotFound):
         kube.delete("Deployment", "nope", namespace)
     with pytest.raises(NotFound):
-        kube.rollout_status("Deployment", "nope", namespace)
+        rollout(kube, "Deployment", "nope", namespace)
 
 
 def test_delete_with_a_wrong_uid_is_a_conflict(kube: KubeCluster, namespace: str) -> None:
@@ -323,13 +324,13 @@ def test_in_cluster_configuration_with_a_service_account_token(
 
 def test_a_two_replica_deployment_rolls_out(kube: KubeCluster, namespace: str) -> None:
     kube.apply(deployment("roll", namespace, replicas=2))
-    status = wait_for(lambda: (s := kube.rollout_status("Deployment", "roll", namespace)).complete and s)
+    status = wait_for(lambda: (s := rollout(kube, "Deployment", "roll", namespace)).complete and s)
     assert (status.replicas, status.updated, status.ready, status.available) == (2, 2, 2, 2)
     assert status.observed and not status.failed
     assert {c["type"] for c in status.conditions} >= {"Available", "Progressing"}
 
     kube.apply(deployment("roll", namespace, replicas=2, image="registry.invalid/app:v2"))
-    status = wait_for(lambda: (s := kube.rollout_status("Deployment", "roll", namespace)).complete and s)
+    status = wait_for(lambda: (s := rollout(kube, "Deployment", "roll", namespace)).complete and s)
     assert status.generation == 2 and status.observed_generation == 2 and status.updated == 2
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from reconciler.cluster.protocol import Cluster
 from tests.contract.conftest import deployment, statefulset, wait_for
+from tests.support.rollout import rollout
 
 
 def test_deployment_rollout_completes(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("web", namespace, replicas=2))
-    status = wait_for(lambda: (s := cluster.rollout_status("Deployment", "web", namespace)).complete and s,
+    status = wait_for(lambda: (s := rollout(cluster, "Deployment", "web", namespace)).complete and s,
                       what="rollout to complete")
     assert status.replicas == status.updated == status.ready == status.available == 2
     assert status.observed_generation >= status.generation == 1
@@ -21,9 +22,9 @@ def test_deployment_rollout_completes(cluster: Cluster, namespace: str) -> None:
 
 def test_image_change_rolls_out_a_new_revision(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("web", namespace, replicas=2))
-    wait_for(lambda: cluster.rollout_status("Deployment", "web", namespace).complete, what="first rollout")
+    wait_for(lambda: rollout(cluster, "Deployment", "web", namespace).complete, what="first rollout")
     cluster.apply(deployment("web", namespace, replicas=2, image="registry.example.com/app:v2"))
-    status = wait_for(lambda: (s := cluster.rollout_status("Deployment", "web", namespace)).complete
+    status = wait_for(lambda: (s := rollout(cluster, "Deployment", "web", namespace)).complete
                       and s.generation == 2 and s, what="second rollout")
     assert status.updated == 2 and status.current == 2
     pods = cluster.list("Pod", namespace=namespace, selector="app.example.com/name=web")
@@ -37,9 +38,9 @@ def test_image_change_rolls_out_a_new_revision(cluster: Cluster, namespace: str)
 
 def test_scaling_is_not_a_new_revision(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("web", namespace, replicas=1))
-    wait_for(lambda: cluster.rollout_status("Deployment", "web", namespace).complete, what="rollout")
+    wait_for(lambda: rollout(cluster, "Deployment", "web", namespace).complete, what="rollout")
     cluster.apply(deployment("web", namespace, replicas=3))
-    status = wait_for(lambda: (s := cluster.rollout_status("Deployment", "web", namespace)).complete
+    status = wait_for(lambda: (s := rollout(cluster, "Deployment", "web", namespace)).complete
                       and s.available == 3 and s, what="scale up")
     assert status.generation == 2  # replicas are spec: the generation moves...
     sets = cluster.list("ReplicaSet", namespace=namespace, selector="app.example.com/name=web")
@@ -49,7 +50,7 @@ def test_scaling_is_not_a_new_revision(cluster: Cluster, namespace: str) -> None
 def test_crashlooping_image_fails_with_progress_deadline(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("bad", namespace, replicas=1, image="registry.example.com/app:crashloop-1",
                              progress_deadline=3))
-    status = wait_for(lambda: (s := cluster.rollout_status("Deployment", "bad", namespace)).failed and s,
+    status = wait_for(lambda: (s := rollout(cluster, "Deployment", "bad", namespace)).failed and s,
                       timeout=90, what="ProgressDeadlineExceeded")
     assert not status.complete and status.available == 0
     pods = cluster.list("Pod", namespace=namespace, selector="app.example.com/name=bad")
@@ -61,41 +62,41 @@ def test_crashlooping_image_fails_with_progress_deadline(cluster: Cluster, names
 
 def test_failed_update_keeps_old_pods_serving(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("web", namespace, replicas=2, progress_deadline=3))
-    wait_for(lambda: cluster.rollout_status("Deployment", "web", namespace).complete, what="rollout")
+    wait_for(lambda: rollout(cluster, "Deployment", "web", namespace).complete, what="rollout")
     cluster.apply(deployment("web", namespace, replicas=2, progress_deadline=3,
                              image="registry.example.com/app:crashloop-2"))
-    status = wait_for(lambda: (s := cluster.rollout_status("Deployment", "web", namespace)).failed and s,
+    status = wait_for(lambda: (s := rollout(cluster, "Deployment", "web", namespace)).failed and s,
                       timeout=90, what="ProgressDeadlineExceeded")
     assert status.available >= 1  # maxUnavailable 25% of 2 rounds down to 0: the old pods stay
 
 
 def test_recreate_strategy_completes(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("job", namespace, replicas=2, strategy={"type": "Recreate"}))
-    wait_for(lambda: cluster.rollout_status("Deployment", "job", namespace).complete, what="rollout")
+    wait_for(lambda: rollout(cluster, "Deployment", "job", namespace).complete, what="rollout")
     cluster.apply(deployment("job", namespace, replicas=2, strategy={"type": "Recreate"},
                              image="registry.example.com/app:v2"))
-    status = wait_for(lambda: (s := cluster.rollout_status("Deployment", "job", namespace)).complete
+    status = wait_for(lambda: (s := rollout(cluster, "Deployment", "job", namespace)).complete
                       and s.generation == 2 and s, what="recreate rollout")
     assert status.updated == 2
 
 
 def test_statefulset_rollout_completes_and_updates(cluster: Cluster, namespace: str) -> None:
     cluster.apply(statefulset("db", namespace, replicas=2))
-    status = wait_for(lambda: (s := cluster.rollout_status("StatefulSet", "db", namespace)).complete and s,
+    status = wait_for(lambda: (s := rollout(cluster, "StatefulSet", "db", namespace)).complete and s,
                       what="statefulset rollout")
     assert status.ready == 2 and status.update_revision == status.current_revision
     pods = sorted(p["metadata"]["name"] for p in cluster.list("Pod", namespace=namespace,
                                                               selector="app.example.com/name=db"))
     assert pods == ["db-0", "db-1"]
     cluster.apply(statefulset("db", namespace, replicas=2, image="registry.example.com/db:v2"))
-    wait_for(lambda: (s := cluster.rollout_status("StatefulSet", "db", namespace)).complete
+    wait_for(lambda: (s := rollout(cluster, "StatefulSet", "db", namespace)).complete
              and s.observed_generation >= 2 and s, timeout=90, what="statefulset update")
 
 
 def test_rollout_status_shape(cluster: Cluster, namespace: str) -> None:
     cluster.apply(deployment("web", namespace, replicas=1))
-    wait_for(lambda: cluster.rollout_status("Deployment", "web", namespace).complete, what="rollout")
-    shape = cluster.rollout_status("Deployment", "web", namespace).as_dict()
+    wait_for(lambda: rollout(cluster, "Deployment", "web", namespace).complete, what="rollout")
+    shape = rollout(cluster, "Deployment", "web", namespace).as_dict()
     assert set(shape) >= {"kind", "generation", "observedGeneration", "replicas", "updated", "ready",
                           "available", "complete", "failed", "conditions"}
     live = cluster.get("Deployment", "web", namespace)

@@ -18,7 +18,6 @@ from reconciler.cluster.errors import ClusterError, Invalid
 from reconciler.cluster.kube.config import Connection, from_kubeconfig, in_cluster
 from reconciler.cluster.kube.http import Request, TransferStats, Transport
 from reconciler.cluster.protocol import FIELD_MANAGER, Obj, RequestCounters
-from reconciler.engine.health import RolloutStatus, rollout_status
 from reconciler.kinds import WORKLOAD_KINDS, Kind, kind_of
 
 #: The server turns a list into PartialObjectMetadata items (metadata only) for this Accept.
@@ -120,9 +119,6 @@ class KubeCluster:
         namespace = namespace if k.namespaced else None
         obj = self._read(k.path(namespace, quote(name, safe="")), _where(kind, name, namespace), ())
         return self._item(k, obj, False)
-
-    def rollout_status(self, kind: str, name: str, namespace: str) -> RolloutStatus:
-        return rollout_status(self.get(kind, name, namespace))
 
     # ------------------------------------------------------------------ writes
     def apply(self, obj: Obj, *, field_manager: str = FIELD_MANAGER, force: bool = True,

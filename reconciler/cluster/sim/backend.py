@@ -24,7 +24,6 @@ from reconciler.cluster.sim.faults import Faults
 from reconciler.cluster.sim.merge import clone
 from reconciler.cluster.sim.pods import Settings
 from reconciler.cluster.sim.store import Row, Store, Txn
-from reconciler.engine.health import RolloutStatus, rollout_status
 from reconciler.kinds import KINDS, WORKLOAD_KINDS, Kind
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
@@ -275,17 +274,6 @@ class SimCluster:
         row.obj["status"] = {"phase": "Terminating"}
         row.next_event_at = now + self.settings.pod_ready_seconds
         txn.put(row)
-
-    def rollout_status(self, kind: str, name: str, namespace: str) -> RolloutStatus:
-        self._request("reads")
-        info = self._kind(kind)
-        if kind not in WORKLOAD_KINDS:
-            raise Invalid(f"no rollout status for kind {kind!r}", status=400, reason="BadRequest")
-        with self._session(False, namespace) as (txn, _):
-            row = txn.get(kind, namespace, name)
-        if row is None:
-            raise _not_found(info, name)
-        return rollout_status(row.obj)
 
     def close(self) -> None:
         self.store.close()

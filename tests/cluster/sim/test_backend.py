@@ -10,6 +10,7 @@ import pytest
 from reconciler.cluster.errors import Conflict, Forbidden, Invalid, NotFound, Timeout, Unavailable
 from reconciler.cluster.sim import ManualClock, SimCluster
 from tests.cluster.sim.conftest import deployment, statefulset
+from tests.support.rollout import rollout
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:
@@ -30,7 +31,7 @@ def test_every_call_is_counted_once(cluster: SimCluster) -> None:
     cluster.apply(deployment(), dry_run=True)
     cluster.get("Deployment", "web", "ns")
     cluster.list("Pod", namespace="ns")
-    cluster.rollout_status("Deployment", "web", "ns")
+    rollout(cluster, "Deployment", "web", "ns")
     cluster.delete("Deployment", "web", "ns", dry_run=True)
     with pytest.raises(NotFound):
         cluster.get("Deployment", "nope", "ns")
@@ -81,8 +82,6 @@ def test_errors_like_the_api_server(cluster: SimCluster) -> None:
         cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "ns"}})
     with pytest.raises(Invalid):
         cluster.list("Deployment", selector="a in (b")
-    with pytest.raises(Invalid):
-        cluster.rollout_status("PodDisruptionBudget", "x", "ns")
     no_namespace = deployment()
     del no_namespace["metadata"]["namespace"]
     with pytest.raises(Invalid, match="metadata.namespace is required"):
@@ -267,7 +266,7 @@ def test_state_survives_a_restart(state: Any, clock: ManualClock) -> None:
     clock.advance(1)
     second = SimCluster("a", state, clock=clock, controller_delay=0)
     assert second.get("Deployment", "web", "ns")["metadata"]["uid"] == created["metadata"]["uid"]
-    assert second.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(second, "Deployment", "web", "ns").complete
     second.close()
 
 
@@ -277,13 +276,13 @@ def test_controllers_act_a_moment_after_a_write(state: Any, clock: ManualClock) 
     first = sim.apply(deployment(replicas=1))
     again = sim.apply(deployment(replicas=1))  # nothing has happened yet: same resourceVersion
     assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    assert sim.rollout_status("Deployment", "web", "ns").observed_generation == 0
+    assert rollout(sim, "Deployment", "web", "ns").observed_generation == 0
     assert sim.list("ReplicaSet", namespace="ns") == []
     clock.advance(0.1)
-    assert sim.rollout_status("Deployment", "web", "ns").observed_generation == 1
+    assert rollout(sim, "Deployment", "web", "ns").observed_generation == 1
     assert len(sim.list("Pod", namespace="ns")) == 1
     clock.advance(1)
-    assert sim.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(sim, "Deployment", "web", "ns").complete
     sim.close()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from reconciler.cluster.sim import ManualClock, SimCluster
 from tests.cluster.sim.conftest import deployment, rolling
+from tests.support.rollout import rollout
 
 
 def sets(cluster: SimCluster, name: str = "web") -> dict[str, tuple[int, int]]:
@@ -26,7 +27,7 @@ def settle(cluster: SimCluster, clock: ManualClock, obj: dict[str, Any]) -> None
     cluster.apply(obj)
     for _ in range(10):
         clock.advance(1)
-        if cluster.rollout_status("Deployment", obj["metadata"]["name"], "ns").complete:
+        if rollout(cluster, "Deployment", obj["metadata"]["name"], "ns").complete:
             return
     raise AssertionError("the rollout did not complete")
 
@@ -50,9 +51,9 @@ def test_new_deployment_creates_a_replicaset_and_pods(cluster: SimCluster, clock
     assert all(p["metadata"]["name"].startswith(rs["metadata"]["name"] + "-") for p in pods)
     assert pods[0]["metadata"]["labels"] == {"app": "web", "pod-template-hash": template_hash}
     clock.advance(0.5)
-    assert not cluster.rollout_status("Deployment", "web", "ns").complete
+    assert not rollout(cluster, "Deployment", "web", "ns").complete
     clock.advance(0.5)
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert status.complete and (status.ready, status.available) == (3, 3)
     live = cluster.get("Deployment", "web", "ns")
     assert conditions(live) == {"Available": ("True", "MinimumReplicasAvailable"),
@@ -70,13 +71,13 @@ def test_rolling_update_25_percent_steps(cluster: SimCluster, clock: ManualClock
     cluster.apply(deployment(replicas=4, strategy=rolling("25%", "25%"), image="registry.example.com/app:v2"))
     # at once: one surge pod, then one old pod goes (3 old stay available: 4 - 1 unavailable)
     assert sets(cluster) == {"1": (3, 3), "2": (2, 0)}
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert (status.current, status.updated, status.available) == (5, 2, 3)
     clock.advance(1)  # the two new pods are ready: two more old ones can go, two more new ones come
     assert sets(cluster) == {"1": (1, 1), "2": (4, 2)}
     clock.advance(1)
     assert sets(cluster) == {"1": (0, 0), "2": (4, 4)}
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert status.complete and status.generation == 2
     live = cluster.get("Deployment", "web", "ns")
     assert live["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
@@ -93,22 +94,22 @@ def test_recreate_stops_everything_first(cluster: SimCluster, clock: ManualClock
     settle(cluster, clock, deployment(replicas=3, strategy={"type": "Recreate"}))
     cluster.apply(deployment(replicas=3, strategy={"type": "Recreate"}, image="registry.example.com/app:v2"))
     assert sets(cluster) == {"1": (0, 0), "2": (3, 0)}
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert (status.available, status.complete) == (0, False)
     assert conditions(cluster.get("Deployment", "web", "ns"))["Available"] == ("False", "MinimumReplicasUnavailable")
     clock.advance(1)
-    assert cluster.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(cluster, "Deployment", "web", "ns").complete
 
 
 def test_min_ready_seconds_delays_availability(cluster: SimCluster, clock: ManualClock) -> None:
     cluster.apply(deployment(replicas=2, minReadySeconds=5))
     clock.advance(1)
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert (status.ready, status.available, status.complete) == (2, 0, False)
     clock.advance(4.5)
-    assert cluster.rollout_status("Deployment", "web", "ns").available == 0
+    assert rollout(cluster, "Deployment", "web", "ns").available == 0
     clock.advance(0.5)
-    assert cluster.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(cluster, "Deployment", "web", "ns").complete
 
 
 def test_crashloop_never_completes_and_exceeds_the_deadline(cluster: SimCluster, clock: ManualClock) -> None:
@@ -116,10 +117,10 @@ def test_crashloop_never_completes_and_exceeds_the_deadline(cluster: SimCluster,
     cluster.apply(deployment(replicas=2, progressDeadlineSeconds=30, image="registry.example.com/app:crashloop-v2"))
     assert sets(cluster) == {"1": (2, 2), "2": (1, 0)}  # surge 1, unavailable 0 (25% of 2, rounded down)
     clock.advance(29)
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert not status.complete and not status.failed
     clock.advance(1)
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert status.failed and not status.complete and status.available == 2
     live = cluster.get("Deployment", "web", "ns")
     progressing = next(c for c in live["status"]["conditions"] if c["type"] == "Progressing")
@@ -138,9 +139,9 @@ def test_crashloop_never_completes_and_exceeds_the_deadline(cluster: SimCluster,
 def test_new_crashlooping_deployment_fails_too(cluster: SimCluster, clock: ManualClock) -> None:
     cluster.apply(deployment(replicas=1, image="x/app:crashloop", progressDeadlineSeconds=10))
     clock.advance(9)
-    assert not cluster.rollout_status("Deployment", "web", "ns").failed
+    assert not rollout(cluster, "Deployment", "web", "ns").failed
     clock.advance(1)
-    assert cluster.rollout_status("Deployment", "web", "ns").failed
+    assert rollout(cluster, "Deployment", "web", "ns").failed
 
 
 def test_scaling_is_not_a_new_revision(cluster: SimCluster, clock: ManualClock) -> None:
@@ -151,7 +152,7 @@ def test_scaling_is_not_a_new_revision(cluster: SimCluster, clock: ManualClock) 
     assert live["metadata"]["generation"] == 2
     assert live["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     clock.advance(1)
-    assert cluster.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(cluster, "Deployment", "web", "ns").complete
     cluster.apply(deployment(replicas=1))
     assert sets(cluster) == {"1": (1, 1)} and len(cluster.list("Pod", namespace="ns")) == 1
 
@@ -172,7 +173,7 @@ def test_rollback_reuses_the_old_replicaset(cluster: SimCluster, clock: ManualCl
     first_names = {rs["metadata"]["name"] for rs in cluster.list("ReplicaSet", namespace="ns")}
     cluster.apply(deployment(replicas=2))
     clock.advance(2)
-    assert cluster.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(cluster, "Deployment", "web", "ns").complete
     now_sets = cluster.list("ReplicaSet", namespace="ns")
     assert {rs["metadata"]["name"] for rs in now_sets} == first_names
     revisions = {rs["spec"]["template"]["spec"]["containers"][0]["image"]:
@@ -200,6 +201,6 @@ def test_deployment_annotations_are_copied_to_the_new_replicaset(cluster: SimClu
 
 def test_zero_replicas(cluster: SimCluster) -> None:
     cluster.apply(deployment(replicas=0))
-    status = cluster.rollout_status("Deployment", "web", "ns")
+    status = rollout(cluster, "Deployment", "web", "ns")
     assert status.complete and status.current == 0
     assert conditions(cluster.get("Deployment", "web", "ns"))["Available"] == ("True", "MinimumReplicasAvailable")

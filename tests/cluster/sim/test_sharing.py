@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reconciler.cluster.sim import ManualClock, SimClock, SimCluster
 from tests.cluster.sim.conftest import START, deployment
+from tests.support.rollout import rollout
 
 
 def test_two_clusters_on_one_file_see_each_others_writes(state: Path, clock: ManualClock) -> None:
@@ -18,7 +19,7 @@ def test_two_clusters_on_one_file_see_each_others_writes(state: Path, clock: Man
     assert daemon.get("Deployment", "web", "ns")["metadata"]["uid"] == created["metadata"]["uid"]
     clock.advance(1)
     # whichever advances the simulation, both see the same history
-    assert daemon.rollout_status("Deployment", "web", "ns").complete
+    assert rollout(daemon, "Deployment", "web", "ns").complete
     assert cli.get("Deployment", "web", "ns") == daemon.get("Deployment", "web", "ns")
     assert [p["metadata"]["name"] for p in cli.list("Pod", namespace="ns")] == \
         [p["metadata"]["name"] for p in daemon.list("Pod", namespace="ns")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconciler.cluster.sim import ManualClock, SimCluster
 from tests.cluster.sim.conftest import statefulset
+from tests.support.rollout import rollout
 
 
 def pods(cluster: SimCluster) -> dict[str, tuple[str, bool]]:
@@ -22,9 +23,9 @@ def test_ordered_creation_one_pod_at_a_time(cluster: SimCluster, clock: ManualCl
     assert list(pods(cluster)) == ["db-0", "db-1"]
     clock.advance(1)
     assert list(pods(cluster)) == ["db-0", "db-1", "db-2"]
-    assert not cluster.rollout_status("StatefulSet", "db", "ns").complete
+    assert not rollout(cluster, "StatefulSet", "db", "ns").complete
     clock.advance(1)
-    status = cluster.rollout_status("StatefulSet", "db", "ns")
+    status = rollout(cluster, "StatefulSet", "db", "ns")
     assert status.complete and status.ready == 3 and status.update_revision == status.current_revision
     pod = cluster.get("Pod", "db-1", "ns")
     assert pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] == "db-1"
@@ -36,7 +37,7 @@ def test_parallel_creation(cluster: SimCluster, clock: ManualClock) -> None:
     cluster.apply(statefulset(replicas=3, policy="Parallel"))
     assert list(pods(cluster)) == ["db-0", "db-1", "db-2"]
     clock.advance(1)
-    assert cluster.rollout_status("StatefulSet", "db", "ns").complete
+    assert rollout(cluster, "StatefulSet", "db", "ns").complete
 
 
 def test_rolling_update_from_the_highest_ordinal(cluster: SimCluster, clock: ManualClock) -> None:
@@ -44,7 +45,7 @@ def test_rolling_update_from_the_highest_ordinal(cluster: SimCluster, clock: Man
     clock.advance(3)
     old = pods(cluster)["db-0"][0]
     cluster.apply(statefulset(replicas=3, image="registry.example.com/db:v2"))
-    status = cluster.rollout_status("StatefulSet", "db", "ns")
+    status = rollout(cluster, "StatefulSet", "db", "ns")
     assert status.observed_generation == 2 and status.update_revision != status.current_revision
     now = pods(cluster)
     new = now["db-2"][0]
@@ -54,9 +55,9 @@ def test_rolling_update_from_the_highest_ordinal(cluster: SimCluster, clock: Man
     assert now["db-2"] == (new, True) and now["db-1"] == (new, False) and now["db-0"] == (old, True)
     clock.advance(1)
     assert pods(cluster)["db-0"] == (new, False)
-    assert not cluster.rollout_status("StatefulSet", "db", "ns").complete
+    assert not rollout(cluster, "StatefulSet", "db", "ns").complete
     clock.advance(1)
-    status = cluster.rollout_status("StatefulSet", "db", "ns")
+    status = rollout(cluster, "StatefulSet", "db", "ns")
     assert status.complete and status.current_revision == status.update_revision == f"db-{new[3:]}" or status.complete
     live = cluster.get("StatefulSet", "db", "ns")["status"]
     assert live["currentRevision"] == live["updateRevision"] and live["updatedReplicas"] == 3
@@ -69,7 +70,7 @@ def test_crashloop_update_stops_at_the_first_pod(cluster: SimCluster, clock: Man
     clock.advance(3)
     cluster.apply(statefulset(replicas=3, image="registry.example.com/db:crashloop"))
     clock.advance(100)
-    status = cluster.rollout_status("StatefulSet", "db", "ns")
+    status = rollout(cluster, "StatefulSet", "db", "ns")
     assert not status.complete and status.ready == 2
     live = cluster.get("StatefulSet", "db", "ns")["status"]
     assert (live["currentReplicas"], live["updatedReplicas"]) == (2, 1)
@@ -80,7 +81,7 @@ def test_scale_down_removes_the_highest_ordinals(cluster: SimCluster, clock: Man
     clock.advance(3)
     cluster.apply(statefulset(replicas=1))
     assert list(pods(cluster)) == ["db-0"]  # one at a time, but pods terminate at once here (as with kwok)
-    assert cluster.rollout_status("StatefulSet", "db", "ns").complete
+    assert rollout(cluster, "StatefulSet", "db", "ns").complete
 
 
 def test_partition_keeps_lower_ordinals(cluster: SimCluster, clock: ManualClock) -> None:
