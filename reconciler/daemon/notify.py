@@ -32,7 +32,6 @@ HTTP Basic auth) or a token in its path, so only its scheme and host are ever lo
 from __future__ import annotations
 
 import base64
-import email.utils
 import http.client
 import json
 import os
@@ -53,6 +52,7 @@ from tenacity.wait import wait_exponential
 from reconciler.daemon.logs import error, log, warn
 from reconciler.engine.marks import rfc3339
 from reconciler.engine.plan import Halt, PruneDecision
+from reconciler.retry_after import retry_after_seconds
 from reconciler.report.status import Row
 
 EVENT_TYPES = ("degraded", "train_halted", "prune_refused")
@@ -209,22 +209,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
                          headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
         return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _describe(exc: BaseException) -> str:
@@ -417,7 +401,7 @@ class Notifier:
             with self._opener.open(request, timeout=self.timeout) as response:
                 response.read(65536)
         except urllib.error.HTTPError as exc:
-            retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers is not None else None)
+            retry_after = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers is not None else None)
             exc.close()
             raise _Failed(f"HTTP {exc.code}", retryable=exc.code == 429 or exc.code >= 500,
                           retry_after=retry_after) from None

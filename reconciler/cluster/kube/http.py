@@ -23,6 +23,7 @@ from tenacity.wait import wait_base, wait_exponential, wait_random
 from reconciler.cluster.errors import ClusterError, Timeout, Unavailable, from_status
 from reconciler.cluster.kube.config import Connection
 from reconciler.cluster.protocol import RequestCounters
+from reconciler.retry_after import retry_after_seconds
 
 #: Responses that mean "not now": the server did not (429) or may not (5xx) have acted.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -125,15 +126,6 @@ class _WaitRetryAfter(wait_base):
         if isinstance(exc, _Retry) and exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.cap))
         return delay
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare from the API server; the backoff applies
 
 
 def _status_message(body: bytes) -> tuple[str, str | None]:
@@ -241,7 +233,7 @@ class Transport:
         error = from_status(status, f"{req.describe}: {message or response.reason} "
                                     f"({status} {reason or response.reason})", reason)
         if status in RETRY_STATUSES:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             # 429: the server did not act. A 5xx may come after it did: only idempotent requests
             # go again, unless the server itself asks for a retry (client-go's rule).
             if status == 429 or req.idempotent or retry_after is not None:
