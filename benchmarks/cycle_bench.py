@@ -71,22 +71,21 @@ sys.path.insert(0, str(HERE))
 
 import gen_tree  # noqa: E402
 
-from reconciler import cycle  # noqa: E402
 from reconciler.cli.common import worker_count  # noqa: E402
 from reconciler.config import ClusterConfig  # noqa: E402
 from reconciler.engine.health import in_rollout, rollout_status  # noqa: E402
 from reconciler.kinds import WORKLOAD_KINDS  # noqa: E402
 from reconciler.render.service import Outcome as RenderOutcome  # noqa: E402
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN  # noqa: E402
-from reconciler.render.tree import TreeRender, render_tree  # noqa: E402
+from reconciler.reconcile import cycle  # noqa: E402
+from reconciler.reconcile.observe import LISTED_KINDS  # noqa: E402 (what a no-op cycle reads: one list each)
+from reconciler.reconcile.revision import Revision  # noqa: E402
 from reconciler.sources.directory import DirectoryTree  # noqa: E402
 
 REGISTRY = "registry.example.com"
 CLUSTER = "norcal-prod"
 MEAN_INSTANCES_PER_SERVICE = 2.05  # gen_tree.instance_count's mean, per cluster
 DEFAULT_INSTANCES = {"sim": 10000, "kube": 1000}
-#: What a no-op cycle reads: one list of each of these kinds, nothing else.
-LISTED_KINDS = ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
 #: Capacity of each fake node the kube benchmark adds (fake-node.yaml's 8 CPUs hold a few pods).
 BENCH_NODE = {"cpu": 4000, "memory": "16Ti", "pods": 2500, "ephemeral-storage": "100Ti"}
 
@@ -135,14 +134,11 @@ class CountingCluster:
         self.written.append(f"delete {kind} {namespace or '-'}/{name}")
         return self.backend.delete(kind, name, namespace, **options)
 
-    def rollout_status(self, kind: str, name: str, namespace: str) -> Any:
-        self.calls[("rollout_status", kind)] += 1
-        return self.backend.rollout_status(kind, name, namespace)
 
 
 @contextmanager
 def timed_steps() -> Iterator[dict[str, float]]:
-    """Every function of reconciler.reconcile.cycle that `reconcile` calls (desired_objects, list_live,
+    """Every function of reconciler.reconcile.cycle that `reconcile` calls (wanted, list_live,
     plan, ...) wrapped in place to add up its seconds; restored afterwards. The same functions
     run, in the same order: only a clock read around each call is added."""
     seconds: dict[str, float] = defaultdict(float)
@@ -252,7 +248,7 @@ class Tree:
     instances: int
     generate_s: float
     render_s: float = 0.0
-    rendered: TreeRender = field(default_factory=TreeRender)
+    revision: Revision | None = None  # set by render()
     outcomes: dict[str, int] = field(default_factory=dict)
     objects: dict[str, int] = field(default_factory=dict)
     pods: int = 0  # replicas wanted in all (minReplicas for autoscaled workloads)
@@ -270,11 +266,12 @@ def make_tree(work: Path, instances: int, seed: int) -> Tree:
 
 def render(tree: Tree, settings: ClusterConfig, label_domain: str) -> None:
     started = time.perf_counter()
-    tree.rendered = render_tree(DirectoryTree(tree.path), [CLUSTER],
+    tree.revision = Revision.of(DirectoryTree(tree.path), [CLUSTER],
                                 lambda cluster: settings.render_settings(label_domain), workers=worker_count())
     tree.render_s = round(time.perf_counter() - started, 3)
-    tree.outcomes = dict(Counter(r.outcome.value for r in tree.rendered.results))
-    objects = [o for r in tree.rendered.results if r.outcome is RenderOutcome.RENDERED for o in r.objects]
+    results = tree.revision.view().results
+    tree.outcomes = dict(Counter(r.outcome.value for r in results))
+    objects = [o for r in results if r.outcome is RenderOutcome.RENDERED for o in r.objects]
     tree.objects = dict(Counter(str(o["kind"]) for o in objects))
     tree.pods = sum(int(o["spec"].get("replicas") or 0) if o["kind"] in WORKLOAD_KINDS
                     else int(o["spec"].get("minReplicas") or 1) if o["kind"] == "HorizontalPodAutoscaler" else 0
@@ -294,8 +291,8 @@ def run_cycle(counted: CountingCluster, settings: ClusterConfig, tree: Tree,
     counted.reset()
     with timed_steps() as steps:
         started = time.perf_counter()
-        result = cycle.reconcile(counted, settings, tree.rendered, label_domain=label_domain,  # type: ignore[arg-type]
-                                 apply=True)
+        result = cycle.reconcile(counted, cycle.policy_for(settings, label_domain), tree.revision,  # type: ignore[arg-type]
+                                 cycle.Mode(apply=True))
         took = time.perf_counter() - started
     return result, took, dict(steps)
 
@@ -391,7 +388,8 @@ def noop_cycles(open_backend: Callable[[], Any], settings: ClusterConfig, tree: 
                 profiler = cProfile.Profile()
                 counted.reset()
                 profiler.enable()
-                cycle.reconcile(counted, settings, tree.rendered, label_domain=label_domain, apply=True)  # type: ignore[arg-type]
+                cycle.reconcile(counted, cycle.policy_for(settings, label_domain), tree.revision,  # type: ignore[arg-type]
+                                cycle.Mode(apply=True))
                 profiler.disable()
                 text = io.StringIO()
                 pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.profile)

@@ -32,11 +32,11 @@ from reconciler.cli.common import (
     settings_factory,
     worker_count,
 )
-from reconciler.cluster.errors import ClusterError
-from reconciler.cluster.factory import connect
+from reconciler.cluster.protocol import Cluster
 from reconciler.config import Config
-from reconciler.reconcile.cycle import reconcile
-from reconciler.render.tree import render_tree
+from reconciler.reconcile.cycle import CycleResult, Mode
+from reconciler.reconcile.each import reconcile_each
+from reconciler.reconcile.revision import Revision
 from reconciler.report.document import drift_document, status_document, versions_present
 from reconciler.report.status import SETTLED, Row, instance_rows
 
@@ -80,30 +80,29 @@ def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool)
     assert config is not None
     clusters = _clusters(args, config)
     sources = read_sources(args.soa_dir, config)
-    rendered = render_tree(sources.tree, clusters, settings_factory(config, None), services, workers=worker_count())
+    revision = Revision.of(sources.tree, clusters, settings_factory(config, None), services, workers=worker_count())
+
+    def versions_on(name: str, backend: Cluster, cycle: CycleResult) -> dict[tuple[str, str], dict[str, int]]:
+        found: dict[tuple[str, str], dict[str, int]] = {}
+        for service in services if pods and services else ():
+            selector = f"{config.label_domain}/service={service}"
+            found.update(versions_present(backend.list("Pod", selector=selector), config.label_domain))
+        return found
+
+    mode = Mode(check_drift=True, services=frozenset(services) if services else None)
+    runs = reconcile_each(config, clusters, revision, mode, then=versions_on)
     rows: list[Row] = []
     infos: dict[str, dict[str, Any]] = {}
     versions: Versions = {}
-    for name in clusters:
-        try:
-            backend = connect(config.clusters[name])
-            try:
-                cycle = reconcile(backend, config.clusters[name], rendered, label_domain=config.label_domain,
-                                  apply=False, check_drift=True,
-                                  services=frozenset(services) if services else None)
-                rows += instance_rows(name, rendered.results, cycle.plan, cycle.health,
-                                      label_domain=config.label_domain, changed_at=sources.commit_time)
-                if pods and services:
-                    versions[name] = {}
-                    for service in services:
-                        selector = f"{config.label_domain}/service={service}"
-                        versions[name].update(versions_present(backend.list("Pod", selector=selector),
-                                                               config.label_domain))
-            finally:
-                backend.close()
-            infos[name] = {"reachable": True, "error": None}
-        except ClusterError as exc:  # one cluster failing never stops the others
-            infos[name] = {"reachable": False, "error": str(exc)}
+    results = revision.view().results
+    for run in runs:  # one cluster failing never stops the others
+        infos[run.name] = {"reachable": run.error is None, "error": run.error}
+        if run.result is None:
+            continue
+        rows += instance_rows(run.name, results, run.result.plan, run.result.health,
+                              label_domain=config.label_domain, changed_at=sources.commit_time)
+        if pods and services:
+            versions[run.name] = run.extra or {}
     doc = drift_document(generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                          source={"soa_configs_commit": sources.soa_commit,
                                  "deployments_commit": sources.deployments_commit, "error": None},

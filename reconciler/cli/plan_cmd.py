@@ -18,11 +18,11 @@ from reconciler.cli.common import (
     settings_factory,
     worker_count,
 )
-from reconciler.cluster.errors import ClusterError
-from reconciler.cluster.factory import connect
+from reconciler.cluster.protocol import Cluster
 from reconciler.daemon.leader import other_holder
-from reconciler.reconcile.cycle import CycleResult, reconcile
-from reconciler.render.tree import render_tree
+from reconciler.reconcile.cycle import CycleResult, Mode
+from reconciler.reconcile.each import ClusterRun, reconcile_each
+from reconciler.reconcile.revision import Revision
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -52,34 +52,27 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"no such cluster in {args.config}: {', '.join(unknown)}")
     clusters = args.cluster or list(config.clusters)
-    tree = read_sources(args.soa_dir, config).tree
-    rendered = render_tree(tree, clusters, settings_factory(config, None), args.service,
-                           workers=worker_count())
-    results: list[CycleResult] = []
-    failed_clusters = []
-    for name in clusters:
-        try:
-            backend = connect(config.clusters[name])
-            try:
-                writing = args.apply and not getattr(args, "dry_run", False)
-                holder = other_holder(name, config.clusters[name], config, backend) if writing else None
-                if holder and not args.force:
-                    err(f"cluster {name}: a running reconciler holds its lease: {holder}; not writing "
-                        "(--dry-run to see the cycle, --force to write anyway)")
-                    failed_clusters.append(name)
-                    continue
-                results.append(reconcile(
-                    backend, config.clusters[name], rendered, label_domain=config.label_domain,
-                    apply=args.apply, dry_run=getattr(args, "dry_run", False),
-                    allow_mass_prune=getattr(args, "allow_mass_prune", False),
-                    services=frozenset(args.service) if args.service else None, check_drift=True))
-            finally:
-                backend.close()
-        except ClusterError as exc:  # one cluster failing never stops the others
-            err(f"cluster {name}: {exc}")
-            failed_clusters.append(name)
+    revision = Revision.of(read_sources(args.soa_dir, config).tree, clusters, settings_factory(config, None),
+                           args.service, workers=worker_count())
+    dry_run = getattr(args, "dry_run", False)
+    writing = args.apply and not dry_run
+
+    def refuse(name: str, backend: Cluster) -> str | None:
+        holder = other_holder(name, config.clusters[name], config, backend) if writing else None
+        if holder and not args.force:
+            return (f"a running reconciler holds its lease: {holder}; not writing "
+                    "(--dry-run to see the cycle, --force to write anyway)")
+        return None
+
+    mode = Mode(apply=args.apply, dry_run=dry_run, check_drift=True,
+                allow_mass_prune=getattr(args, "allow_mass_prune", False),
+                services=frozenset(args.service) if args.service else None)
+    runs: list[ClusterRun[None]] = reconcile_each(config, clusters, revision, mode, refuse=refuse)
+    for failed in (r for r in runs if r.error is not None):  # one cluster failing never stops the others
+        err(f"cluster {failed.name}: {failed.error}")
+    results = [r.result for r in runs if r.result is not None]
     _print(results, args.output)
-    if failed_clusters:
+    if any(r.error is not None for r in runs):
         return EXIT_ERROR
     if args.apply:
         return EXIT_DIFFERENCES if any(r.failed for r in results) else EXIT_OK

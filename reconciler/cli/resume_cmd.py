@@ -18,8 +18,9 @@ from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageEr
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.engine.health import FAILED
-from reconciler.engine.marks import FAILED_CONFIG_SHA, RESUME_MANAGER, RESUMED_CONFIG_SHA, annotation, key, label
+from reconciler.engine.marks import FAILED_CONFIG_SHA, RESUME_MANAGER, RESUMED_CONFIG_SHA
 from reconciler.engine.train import resume_mark
+from reconciler.reconcile.cycle import policy_for
 from reconciler.reconcile.observe import read_health
 
 
@@ -45,20 +46,19 @@ def run(args: argparse.Namespace) -> int:
     if args.cluster not in config.clusters:
         raise UsageError(f"no such cluster in {args.config}: {args.cluster}")
     settings = config.clusters[args.cluster]
-    domain = config.label_domain
-    selector = f"{domain}/managed=true,{domain}/service={service},{domain}/instance={instance}"
+    policy = policy_for(settings, config.label_domain)
+    selector = f"{policy.managed_selector},{policy.key('service')}={service},{policy.key('instance')}={instance}"
     now = datetime.now(timezone.utc)
     lifted: list[dict[str, Any]] = []
     try:
         backend = connect(settings)
         try:
             workloads = [w for kind in ("Deployment", "StatefulSet") for w in backend.list(kind, selector=selector)]
-            health = read_health(backend, workloads, now=now, label_domain=domain,
-                                 progress_deadline_seconds=settings.rollout.progress_deadline_seconds)
+            health = read_health(backend, workloads, policy, now=now)
             for obj in workloads:
                 meta = obj["metadata"]
-                running = label(obj, domain, "config_sha")
-                failed = annotation(obj, domain, FAILED_CONFIG_SHA)
+                running = policy.label(obj, "config_sha")
+                failed = policy.annotation(obj, FAILED_CONFIG_SHA)
                 rolled_back = failed is not None and failed != running
                 if not rolled_back:
                     state = health.get((obj["kind"], meta.get("namespace"), meta["name"]))
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 backend.apply({"apiVersion": obj["apiVersion"], "kind": obj["kind"],
                                "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
-                                            "annotations": {key(domain, RESUMED_CONFIG_SHA): resume_mark(failed, now)}}},
+                                            "annotations": {policy.key(RESUMED_CONFIG_SHA): resume_mark(failed, now)}}},
                               field_manager=RESUME_MANAGER)
                 lifted.append({"kind": obj["kind"], "namespace": meta.get("namespace"), "name": meta["name"],
                                "failed_config_sha": failed, "rolled_back": rolled_back})

@@ -38,12 +38,10 @@ from reconciler.daemon.logs import error, log, warn
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.notify import Notifier, Tracker
 from reconciler.daemon.state import DaemonState
-from reconciler.reconcile.cycle import CycleResult, reconcile
-from reconciler.render.service import RenderResult
-from reconciler.render.tree import TreeRender, render_tree
+from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
+from reconciler.reconcile.revision import Revision
 from reconciler.report.document import versions_present
 from reconciler.report.status import Row, counts, in_progress, instance_rows
-from reconciler.soa.issues import Issue
 from reconciler.sources.deployments_branch import DeploymentsBranch, Identity
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import generate
@@ -61,44 +59,6 @@ class Timing:
     renew_deadline: float = 10.0
 
 
-class Rendering:
-    """The latest rendering, per service, updated service by service (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._results: dict[str, list[RenderResult]] = {}
-        self._issues: dict[str, list[Issue]] = {}
-        self._general: list[Issue] = []
-
-    def update(self, rendered: TreeRender, services: frozenset[str] | None) -> None:
-        """Take `rendered` for `services` (None: all of them; services gone from the tree go)."""
-        results: dict[str, list[RenderResult]] = {}
-        for result in rendered.results:
-            results.setdefault(result.service, []).append(result)
-        issues: dict[str, list[Issue]] = {}
-        general: list[Issue] = []
-        for issue in rendered.issues:
-            if issue.service:
-                issues.setdefault(issue.service, []).append(issue)
-            else:
-                general.append(issue)
-        with self._lock:
-            if services is None:
-                self._results, self._issues, self._general = results, issues, general
-                return
-            for service in services:
-                self._results.pop(service, None)
-                self._issues.pop(service, None)
-            self._results.update(results)
-            self._issues.update(issues)
-
-    def view(self) -> TreeRender:
-        with self._lock:
-            return TreeRender(results=[r for rs in self._results.values() for r in rs],
-                              issues=[*self._general, *(i for its in self._issues.values() for i in its)],
-                              services=sorted(self._results))
-
-
 class Daemon:
     """One reconciler process: sources, renders, cycles, HTTP, leases."""
 
@@ -112,7 +72,7 @@ class Daemon:
         self.workers = workers
         self.state = DaemonState(list(config.clusters))
         self.metrics = Metrics()
-        self.rendering = Rendering()
+        self.revision = Revision(list(config.clusters), config.render_settings)
         self.transitions = Tracker()
         self.notifier = Notifier(config.notify_url_env)
         self.poller = SourcePoller(config.soa_configs, config.state_dir)
@@ -195,10 +155,11 @@ class Daemon:
         self.config = new
         self.notifier.url_env = new.notify_url_env
         self._fleet_wide |= settings_changed
+        self.revision.settings_for = new.render_settings
         snapshot = self.poll_result.snapshot if self.poll_result else None
         if snapshot is not None:
             with self._git_lock, self._render_lock:
-                self.rendering.update(render_tree(snapshot.tree, list(new.clusters), new.render_settings), None)
+                self.revision.update(snapshot.tree, None)
         log("configuration reloaded", path=path, rendering_changed=sorted(settings_changed))
         self.trigger("reconcile")
         return True
@@ -237,12 +198,8 @@ class Daemon:
         changed = None if result.changed is None else frozenset(result.changed)
         if changed is not None and not changed and not initial:
             return
-        with self._render_lock:
-            present = set(snapshot.tree.services()[0]) if changed is not None else set()
-            rendered = render_tree(snapshot.tree, list(self.config.clusters), self.config.render_settings,
-                                   sorted(changed & present) if changed is not None else None,
-                                   workers=self.workers if initial else 1)
-            self.rendering.update(rendered, changed)  # services gone from git go from the rendering
+        with self._render_lock:  # services gone from git go from the revision
+            rendered = self.revision.update(snapshot.tree, changed, workers=self.workers if initial else 1)
         log("rendered", soa_commit=snapshot.soa_commit, deployments_commit=snapshot.deployments_commit,
             services="all" if changed is None else sorted(changed), instances=len(rendered.results))
         if not initial:
@@ -320,10 +277,10 @@ class Daemon:
         try:
             cluster = self._cluster(name)
             leader = elector.is_leader()
-            result = reconcile(cluster, settings, self.rendering.view(), label_domain=self.config.label_domain,
-                               apply=leader, check_drift=check_drift, sources_ok=self.poll_result.error is None,
-                               fleet_wide=name in self._fleet_wide,
-                               may_write=lambda: elector.is_leader() and not self._stopping.is_set())
+            mode = Mode(apply=leader, check_drift=check_drift, sources_ok=self.poll_result.error is None,
+                        fleet_wide=name in self._fleet_wide,
+                        may_write=lambda: elector.is_leader() and not self._stopping.is_set())
+            result = reconcile(cluster, policy_for(settings, self.config.label_domain), self.revision, mode)
         except ClusterError as exc:
             self.state.set_cluster(name, reachable=False, error=str(exc))
             error("cycle failed", cluster=name, error=str(exc))
@@ -346,7 +303,7 @@ class Daemon:
 
     def _record(self, name: str, result: CycleResult, leader: bool, check_drift: bool = False) -> None:
         snapshot = self.poll_result.snapshot if self.poll_result else None
-        rows = instance_rows(name, self.rendering.view().results, result.plan, result.health,
+        rows = instance_rows(name, self.revision.view().results, result.plan, result.health,
                              label_domain=self.config.label_domain,
                              changed_at=snapshot.committed_at if snapshot else None)
         rows = self._keep_drift(name, rows, check_drift)

@@ -51,9 +51,9 @@ from tenacity.wait import wait_exponential
 
 from reconciler.daemon.logs import error, log, warn
 from reconciler.engine.marks import rfc3339
-from reconciler.engine.plan import Halt, PruneDecision
-from reconciler.retry_after import retry_after_seconds
+from reconciler.engine.actions import Halt, PruneDecision
 from reconciler.report.status import Row
+from reconciler.retry_after import retry_after_seconds
 
 EVENT_TYPES = ("degraded", "train_halted", "prune_refused")
 

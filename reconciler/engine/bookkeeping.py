@@ -19,14 +19,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from reconciler.engine.actions import Action, Plan
 from reconciler.engine.health import rollout_status
-from reconciler.engine.marks import APPLIED_MARKS, BOUNCE_STARTED, LAST_HEALTHY, annotation, key, label, rfc3339
+from reconciler.engine.marks import APPLIED_MARKS, BOUNCE_STARTED, LAST_HEALTHY, rfc3339
 from reconciler.engine.owned import owned_fields, pack, strip_annotations
-from reconciler.engine.plan import Action, Plan
+from reconciler.engine.policy import Policy
 from reconciler.kinds import WORKLOAD_KINDS
 
 
-def healthy_rendering(live: Mapping[str, Any], label_domain: str) -> str | None:
+def healthy_rendering(live: Mapping[str, Any], policy: Policy) -> str | None:
     """The packed rendering the reconciler applied to `live`, if its rollout completed (None
     when it did not, or when the rendering cannot be recovered or packed)."""
     if not isinstance(live.get("status"), Mapping) or not rollout_status(dict(live)).complete:
@@ -35,22 +36,22 @@ def healthy_rendering(live: Mapping[str, Any], label_domain: str) -> str | None:
         rendering = owned_fields(live)
         if rendering is None:
             return None
-        return pack(strip_annotations(rendering, [key(label_domain, m) for m in APPLIED_MARKS]))
+        return pack(strip_annotations(rendering, [policy.key(m) for m in APPLIED_MARKS]))
     except ValueError:
         return None  # unreadable managed fields or too large: the previous mark stays
 
 
-def _marks(action: Action, now: datetime, label_domain: str) -> dict[str, str]:
+def _marks(action: Action, now: datetime, policy: Policy) -> dict[str, str]:
     live = action.live or {}
     marks: dict[str, str] = {}
-    last = annotation(live, label_domain, LAST_HEALTHY)
+    last = policy.annotation(live, LAST_HEALTHY)
     if action.action == "update":
         marks[BOUNCE_STARTED] = rfc3339(now)
-        moving = label(live, label_domain, "config_sha") != label(action.desired or {}, label_domain, "config_sha")
+        moving = policy.label(live, "config_sha") != policy.label(action.desired or {}, "config_sha")
         if not action.rollback and moving:
-            last = healthy_rendering(live, label_domain) or last
+            last = healthy_rendering(live, policy) or last
     elif action.action == "scale":
-        started = annotation(live, label_domain, BOUNCE_STARTED)
+        started = policy.annotation(live, BOUNCE_STARTED)
         if started:
             marks[BOUNCE_STARTED] = started
     if last:
@@ -58,7 +59,7 @@ def _marks(action: Action, now: datetime, label_domain: str) -> dict[str, str]:
     return marks
 
 
-def annotate(plan: Plan, *, now: datetime, label_domain: str) -> Plan:
+def annotate(plan: Plan, policy: Policy, *, now: datetime) -> Plan:
     """`plan` with each workload create/update/scale carrying its bookkeeping annotations."""
     actions = []
     for action in plan.actions:
@@ -66,8 +67,8 @@ def annotate(plan: Plan, *, now: datetime, label_domain: str) -> Plan:
                 and action.desired is not None):
             meta = dict(action.desired.get("metadata") or {})
             annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                           if action.rollback or k not in {key(label_domain, m) for m in APPLIED_MARKS}}
-            annotations.update({key(label_domain, k): v for k, v in _marks(action, now, label_domain).items()})
+                           if action.rollback or k not in {policy.key(m) for m in APPLIED_MARKS}}
+            annotations.update({policy.key(k): v for k, v in _marks(action, now, policy).items()})
             if annotations:
                 meta["annotations"] = annotations
             else:

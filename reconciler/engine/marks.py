@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.engine.objects import section
+
 BOUNCE_STARTED = "bounce-started-at"
 LAST_HEALTHY = "last-healthy"
 FAILED_CONFIG_SHA = "failed-config-sha"
@@ -34,21 +36,15 @@ def key(label_domain: str, name: str) -> str:
     return f"{label_domain}/{name}"
 
 
-def _sub(obj: Mapping[str, Any], section: str) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    value = meta.get(section) if isinstance(meta, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
 def annotation(obj: Mapping[str, Any], label_domain: str, name: str) -> str | None:
     """The object's `<label_domain>/<name>` annotation, or None."""
-    value = _sub(obj, "annotations").get(key(label_domain, name))
+    value = section(obj, "annotations").get(key(label_domain, name))
     return value if isinstance(value, str) and value else None
 
 
 def label(obj: Mapping[str, Any], label_domain: str, name: str) -> str | None:
     """The object's `<label_domain>/<name>` label, or None."""
-    value = _sub(obj, "labels").get(key(label_domain, name))
+    value = section(obj, "labels").get(key(label_domain, name))
     return value if isinstance(value, str) and value else None
 
 

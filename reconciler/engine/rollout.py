@@ -39,41 +39,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.engine.actions import Action, Plan
 from reconciler.engine.health import rollout_status
 from reconciler.engine.marks import BOUNCE_STARTED, parse_time, utc
-from reconciler.engine.plan import Action, Plan
+from reconciler.engine.objects import Key, key_of, section
+from reconciler.engine.policy import Policy
 from reconciler.kinds import WORKLOAD_KINDS
 
 #: The window of `bounces_per_minute`.
 RATE_WINDOW = timedelta(seconds=60)
 
 _NO_CHANGES: Mapping[tuple[str, str], datetime] = {}
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Per-cluster rollout budgets (spec section 4 defaults)."""
-
-    max_concurrent_bounces: int = 10
-    max_unavailable_fraction: float = 0.1
-    bounces_per_minute: int = 30
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def _sub(obj: Mapping[str, Any], section: str) -> Mapping[str, Any]:
-    value = _meta(obj).get(section)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _key(obj: Mapping[str, Any]) -> tuple[str, str | None, str]:
-    meta = _meta(obj)
-    namespace = meta.get("namespace")
-    return (str(obj.get("kind", "")), namespace if isinstance(namespace, str) else None,
-            str(meta.get("name", "")))
 
 
 def is_bounce(action: Action) -> bool:
@@ -86,15 +62,11 @@ def bounce_class(action: Action, *, fleet_wide: bool = False) -> int:
     touching every service (`fleet_wide`: the cycle's cluster-wide settings changed)."""
     desired = action.desired or {}
     live = action.live or {}
-    want = {k: v for k, v in _sub(desired, "labels").items() if str(k).endswith("/git_sha")}
-    have = {k: v for k, v in _sub(live, "labels").items() if str(k).endswith("/git_sha")}
+    want = {k: v for k, v in section(desired, "labels").items() if str(k).endswith("/git_sha")}
+    have = {k: v for k, v in section(live, "labels").items() if str(k).endswith("/git_sha")}
     if want != have:
         return 0
     return 2 if fleet_wide else 1
-
-
-def _managed(obj: Mapping[str, Any], label_domain: str) -> bool:
-    return obj.get("kind") in WORKLOAD_KINDS and _sub(obj, "labels").get(f"{label_domain}/managed") == "true"
 
 
 def _has_status(obj: Mapping[str, Any]) -> bool:
@@ -103,20 +75,19 @@ def _has_status(obj: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class _Observed:
-    in_progress: frozenset[tuple[str, str | None, str]]
+    in_progress: frozenset[Key]
     unavailable: int
     replicas: int
     recent: int
 
 
-def _observe(live_workloads: Sequence[Mapping[str, Any]], now: datetime, label_domain: str) -> _Observed:
-    in_progress: set[tuple[str, str | None, str]] = set()
+def _observe(live_workloads: Sequence[Mapping[str, Any]], now: datetime, policy: Policy) -> _Observed:
+    in_progress: set[Key] = set()
     unavailable = replicas = recent = 0
-    annotation = f"{label_domain}/{BOUNCE_STARTED}"
-    seen: set[tuple[str, str | None, str]] = set()
+    seen: set[Key] = set()
     for obj in live_workloads:
-        key = _key(obj)
-        if key in seen or not _managed(obj, label_domain):
+        key = key_of(obj)
+        if key in seen or obj.get("kind") not in WORKLOAD_KINDS or not policy.managed(obj):
             continue
         seen.add(key)
         status = rollout_status(dict(obj))
@@ -125,20 +96,19 @@ def _observe(live_workloads: Sequence[Mapping[str, Any]], now: datetime, label_d
             unavailable += status.unavailable
             if not status.complete:
                 in_progress.add(key)
-        started = parse_time(_sub(obj, "annotations").get(annotation))
+        started = parse_time(policy.annotation(obj, BOUNCE_STARTED))
         if started is not None and now - RATE_WINDOW <= started <= now:
             recent += 1
     return _Observed(frozenset(in_progress), unavailable, replicas, recent)
 
 
-def gate(plan: Plan, live_workloads: Sequence[Mapping[str, Any]], budget: Budget, *, now: datetime,
-         label_domain: str, fleet_wide: bool = False,
-         changed_at: Mapping[tuple[str, str], datetime] = _NO_CHANGES) -> Plan:
-    """`plan` with the bounces over budget turned into `wait` actions (see the module docstring).
-
-    `changed_at` maps (service, instance) to when its desired state changed."""
+def gate(plan: Plan, live_workloads: Sequence[Mapping[str, Any]], policy: Policy, *, now: datetime,
+         fleet_wide: bool = False, changed_at: Mapping[tuple[str, str], datetime] = _NO_CHANGES) -> Plan:
+    """`plan` with the bounces over `policy.budget` turned into `wait` actions (see the module
+    docstring). `changed_at` maps (service, instance) to when its desired state changed."""
     now = utc(now)
-    seen = _observe(live_workloads, now, label_domain)
+    budget = policy.budget
+    seen = _observe(live_workloads, now, policy)
     over_fraction = seen.replicas > 0 and seen.unavailable / seen.replicas >= budget.max_unavailable_fraction
 
     candidates = [(i, a) for i, a in enumerate(plan.actions) if is_bounce(a)]

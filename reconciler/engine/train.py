@@ -27,28 +27,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from reconciler.engine.actions import Action, Halt, Plan
 from reconciler.engine.health import FAILED, Health
-from reconciler.engine.marks import (
-    BOUNCE_STARTED,
-    FAILED_CONFIG_SHA,
-    LAST_HEALTHY,
-    RESUMED_CONFIG_SHA,
-    annotation,
-    key,
-    label,
-    parse_time,
-    rfc3339,
-)
+from reconciler.engine.marks import BOUNCE_STARTED, FAILED_CONFIG_SHA, LAST_HEALTHY, RESUMED_CONFIG_SHA, parse_time, rfc3339
+from reconciler.engine.objects import Key
 from reconciler.engine.owned import unpack
-from reconciler.engine.plan import Action, Halt, Plan
+from reconciler.engine.policy import Policy
 from reconciler.kinds import WORKLOAD_KINDS
 
-Key = tuple[str, str | None, str]
 
-
-def rollout_started(live: Mapping[str, Any], label_domain: str) -> datetime | None:
+def rollout_started(live: Mapping[str, Any], policy: Policy) -> datetime | None:
     """When the workload's current rollout started: its bounce-start annotation, else its creation."""
-    started = parse_time(annotation(live, label_domain, BOUNCE_STARTED))
+    started = parse_time(policy.annotation(live, BOUNCE_STARTED))
     if started is None:
         started = parse_time((live.get("metadata") or {}).get("creationTimestamp"))
     return started
@@ -59,8 +49,8 @@ def resume_mark(config_sha: str, now: datetime) -> str:
     return f"{config_sha}@{rfc3339(now)}"
 
 
-def _resumed(live: Mapping[str, Any], label_domain: str, config_sha: str, started: datetime | None) -> bool:
-    value = annotation(live, label_domain, RESUMED_CONFIG_SHA)
+def _resumed(live: Mapping[str, Any], policy: Policy, config_sha: str, started: datetime | None) -> bool:
+    value = policy.annotation(live, RESUMED_CONFIG_SHA)
     if value is None:
         return False
     sha, _, when = value.partition("@")
@@ -72,38 +62,38 @@ def _key(action: Action) -> Key:
     return (action.kind, action.namespace, action.name)
 
 
-def _group(action: Action, label_domain: str) -> str:
+def _group(action: Action, policy: Policy) -> str:
     """The deploy group, from the pod template's labels (where the rendering puts it)."""
     for obj in (action.desired, action.live):
         template = ((obj or {}).get("spec") or {}).get("template")
         if isinstance(template, Mapping):
-            group = label(template, label_domain, "deploy_group")
+            group = policy.label(template, "deploy_group")
             if group:
                 return group
     return f"{action.service}.{action.instance}"
 
 
-def _rollback(action: Action, failed_sha: str, reason: str, label_domain: str) -> tuple[Action | None, str]:
+def _rollback(action: Action, failed_sha: str, reason: str, policy: Policy) -> tuple[Action | None, str]:
     """The rollback action for a failed workload, or None and why there is none."""
-    packed = annotation(action.live or {}, label_domain, LAST_HEALTHY)
+    packed = policy.annotation(action.live or {}, LAST_HEALTHY)
     if packed is None:
         return None, "no healthy rendering recorded to roll back to"
     try:
         previous = unpack(packed)
     except ValueError as exc:
         return None, f"the last-healthy annotation is unreadable ({exc})"
-    previous_sha = label(previous, label_domain, "config_sha")
+    previous_sha = policy.label(previous, "config_sha")
     if not previous_sha or previous_sha == failed_sha:
         return None, "the recorded healthy rendering is the failed one"
     meta = dict(previous.get("metadata") or {})
-    meta["annotations"] = {**(meta.get("annotations") or {}), key(label_domain, FAILED_CONFIG_SHA): failed_sha}
+    meta["annotations"] = {**(meta.get("annotations") or {}), policy.key(FAILED_CONFIG_SHA): failed_sha}
     desired = {**previous, "metadata": meta}
     return dataclasses.replace(
         action, action="update", desired=desired, rollback=True,
         reason=f"rollback: {reason}; re-applying the last healthy rendering {previous_sha}"), previous_sha
 
 
-def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
+def guard(plan: Plan, health: Mapping[Key, Health], policy: Policy, *,
           auto_rollback: frozenset[tuple[str, str]] = frozenset()) -> Plan:
     """`plan` with failed rollouts turned into halts (and rollbacks where `auto_rollback` has the
     (service, instance)), and the bounces of halted deploy groups turned into `wait`."""
@@ -112,28 +102,28 @@ def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
     for index, action in enumerate(plan.actions):
         if action.kind not in WORKLOAD_KINDS or action.desired is None or action.live is None:
             continue
-        want = label(action.desired, label_domain, "config_sha")
-        have = label(action.live, label_domain, "config_sha")
+        want = policy.label(action.desired, "config_sha")
+        have = policy.label(action.live, "config_sha")
         if want is None:
             continue
-        group = _group(action, label_domain)
+        group = _group(action, policy)
         train = (action.service, group)
-        started = rollout_started(action.live, label_domain)
+        started = rollout_started(action.live, policy)
         state = health.get(_key(action))
         if (state is not None and state.state == FAILED and want == have
-                and not _resumed(action.live, label_domain, want, started)):
+                and not _resumed(action.live, policy, want, started)):
             reason = f"rollout of {want} failed: {state.reason}"
             rolled_back_to = None
             if (action.service, action.instance) in auto_rollback:
-                rollback, detail = _rollback(action, want, reason, label_domain)
+                rollback, detail = _rollback(action, want, reason, policy)
                 if rollback is None:
                     reason += f"; not rolled back: {detail}"
                 else:
                     replaced[index] = rollback
                     rolled_back_to = detail
             halts.setdefault(train, Halt(group, action.service, action.instance, want, reason, rolled_back_to))
-        elif (annotation(action.live, label_domain, FAILED_CONFIG_SHA) == want and have != want
-              and not _resumed(action.live, label_domain, want, started)):
+        elif (policy.annotation(action.live, FAILED_CONFIG_SHA) == want and have != want
+              and not _resumed(action.live, policy, want, started)):
             halts.setdefault(train, Halt(group, action.service, action.instance, want,
                                          f"rolled back to {have}; git asks for {want}", have))
 
@@ -144,8 +134,8 @@ def guard(plan: Plan, health: Mapping[Key, Health], *, label_domain: str,
         if index in replaced:
             action = replaced[index]
         elif (action.action == "update" and action.kind in WORKLOAD_KINDS and action.live is not None
-              and (action.service, _group(action, label_domain)) in halts):
-            halt = halts[(action.service, _group(action, label_domain))]
+              and (action.service, _group(action, policy)) in halts):
+            halt = halts[(action.service, _group(action, policy))]
             action = dataclasses.replace(action, action="wait", reason=(
                 f"train halted: {halt.service}.{halt.instance}: {halt.reason}; lifts when git changes or "
                 f"with `reconciler resume {halt.service}.{halt.instance} --cluster {plan.cluster}`"))

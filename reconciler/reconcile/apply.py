@@ -14,7 +14,8 @@ from typing import Any
 
 from reconciler.cluster.errors import ClusterError, Conflict, NotFound
 from reconciler.cluster.protocol import INITIAL_REPLICAS_MANAGER, Cluster
-from reconciler.engine.plan import Action, Plan
+from reconciler.engine.actions import Action, Plan
+from reconciler.engine.policy import Policy
 from reconciler.kinds import WORKLOAD_KINDS
 
 WRITING_ACTIONS = ("create", "update", "scale", "delete")
@@ -34,7 +35,7 @@ class Outcome:
         return {**self.action.as_dict(), "result": "ok" if self.ok else "failed", "error": self.error}
 
 
-def execute(cluster: Cluster, plan: Plan, *, label_domain: str, dry_run: bool = False,
+def execute(cluster: Cluster, plan: Plan, policy: Policy, *, dry_run: bool = False,
             may_write: Callable[[], bool] | None = None) -> list[Outcome]:
     """Apply `plan`'s create/update/scale/delete actions in order; noop and wait do nothing.
 
@@ -59,9 +60,9 @@ def execute(cluster: Cluster, plan: Plan, *, label_domain: str, dry_run: bool = 
             continue
         try:
             if action.action == "delete":
-                _delete(cluster, action, label_domain, dry_run)
+                _delete(cluster, action, policy, dry_run)
             else:
-                _apply(cluster, action, label_domain, initial, dry_run)
+                _apply(cluster, action, policy, initial, dry_run)
         except ClusterError as exc:
             outcomes.append(Outcome(action, False, str(exc)))
         else:
@@ -82,11 +83,11 @@ def _initial_replicas(plan: Plan) -> dict[tuple[str | None, str], int]:
     return found
 
 
-def _apply(cluster: Cluster, action: Action, label_domain: str,
+def _apply(cluster: Cluster, action: Action, policy: Policy,
            initial: Mapping[tuple[str | None, str], int], dry_run: bool) -> None:
     desired = dict(action.desired or {})
     if action.action == "create":
-        _still_ours(cluster, action, label_domain)
+        _still_ours(cluster, action, policy)
     for attempt in range(CONFLICT_ATTEMPTS):
         try:
             cluster.apply(desired, dry_run=dry_run)
@@ -94,7 +95,7 @@ def _apply(cluster: Cluster, action: Action, label_domain: str,
         except Conflict:
             if attempt + 1 == CONFLICT_ATTEMPTS:
                 raise
-            _still_ours(cluster, action, label_domain)  # re-read: a conflict never takes an object over
+            _still_ours(cluster, action, policy)  # re-read: a conflict never takes an object over
     spec = desired.get("spec") or {}
     live_replicas = ((action.live or {}).get("spec") or {}).get("replicas")
     if (action.kind in WORKLOAD_KINDS and "replicas" not in spec
@@ -109,22 +110,21 @@ def _apply(cluster: Cluster, action: Action, label_domain: str,
                       field_manager=INITIAL_REPLICAS_MANAGER, dry_run=dry_run)
 
 
-def _still_ours(cluster: Cluster, action: Action, label_domain: str) -> str | None:
+def _still_ours(cluster: Cluster, action: Action, policy: Policy) -> str | None:
     """Re-read the object: its uid, None when it does not exist; Conflict when an unmanaged
     object of that name is there (it is never taken over)."""
     try:
         live = cluster.get(action.kind, action.name, action.namespace)
     except NotFound:
         return None
-    meta = live.get("metadata") or {}
-    if (meta.get("labels") or {}).get(f"{label_domain}/managed") != "true":
+    if not policy.managed(live):
         raise Conflict(f"{action.kind} {action.namespace or ''}/{action.name}: an unmanaged object of "
                        "that name exists; not touched")
-    uid = meta.get("uid")
+    uid = (live.get("metadata") or {}).get("uid")
     return uid if isinstance(uid, str) else None
 
 
-def _delete(cluster: Cluster, action: Action, label_domain: str, dry_run: bool) -> None:
+def _delete(cluster: Cluster, action: Action, policy: Policy, dry_run: bool) -> None:
     """Delete the incarnation the plan saw (uid precondition); on a conflict (it was replaced
     since), re-read and delete the managed one now there, once."""
     uid = ((action.live or {}).get("metadata") or {}).get("uid")
@@ -137,16 +137,7 @@ def _delete(cluster: Cluster, action: Action, label_domain: str, dry_run: bool) 
         except Conflict:
             if attempt + 1 == CONFLICT_ATTEMPTS:
                 raise
-            uid = _still_ours(cluster, action, label_domain)
+            uid = _still_ours(cluster, action, policy)
             if uid is None:
                 return
 
-
-def list_live(cluster: Cluster, label_domain: str, *, full: bool = False) -> list[dict[str, Any]]:
-    """The cluster's managed objects: one LIST per kind (workloads in full, the rest
-    metadata-only unless `full`)."""
-    selector = f"{label_domain}/managed=true"
-    live: list[dict[str, Any]] = []
-    for kind in ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
-        live.extend(cluster.list(kind, selector=selector, metadata_only=not full and kind not in WORKLOAD_KINDS))
-    return live

@@ -1,4 +1,5 @@
-"""The desired state of a soa-configs tree: every instance of every cluster, rendered or not."""
+"""A whole soa-configs tree rendered: every instance of every chosen cluster, rendered or not,
+in forked worker processes when the tree is large."""
 
 from __future__ import annotations
 

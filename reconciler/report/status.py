@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.engine.health import COMPLETE, FAILED, PROGRESSING, UNAVAILABLE, Health
 from reconciler.engine.marks import BOUNCE_STARTED, annotation, label
-from reconciler.engine.plan import Action, Halt, Plan
+from reconciler.engine.actions import Action, Halt, Plan
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.render.service import Outcome, RenderResult
 

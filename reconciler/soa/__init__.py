@@ -1,1 +1,2 @@
-"""soa-configs: reading, merging and validating the input format (spec: soa-configs.md §1-4)."""
+"""soa-configs: parsing, merging and validating the input format, from bytes a source supplies
+(spec: soa-configs.md §1-4). Pure: the sources (`reconciler.sources`) do the reading."""

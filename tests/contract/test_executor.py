@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.protocol import Cluster
-from reconciler.engine.plan import Desired, plan
-from reconciler.reconcile.apply import execute, list_live
+from reconciler.engine.actions import Desired, Wanted
+from reconciler.engine.plan import plan
+from reconciler.engine.policy import Policy
+from reconciler.reconcile.apply import execute
+from reconciler.reconcile.observe import list_live
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
@@ -27,8 +30,9 @@ def desired(k8s: str = TREE, names: tuple[str, ...] = ("main", "auto", "worker")
 
 
 def cycle(cluster: Cluster, wanted: list[Desired], **options: Any):  # type: ignore[no-untyped-def]
-    planned = plan(cluster.name, wanted, list_live(cluster, DOMAIN), label_domain=DOMAIN, **options)
-    return planned, execute(cluster, planned, label_domain=DOMAIN)
+    policy = Policy(cluster.name, DOMAIN, **options)
+    planned = plan(Wanted(wanted), list_live(cluster, policy), policy)
+    return planned, execute(cluster, planned, policy)
 
 
 @pytest.fixture(autouse=True)
@@ -93,9 +97,10 @@ def test_unmanaged_object_of_the_same_name_is_never_touched(cluster: Cluster) ->
 
 
 def test_dry_run_writes_nothing(cluster: Cluster) -> None:
-    planned = plan("sim", desired(), list_live(cluster, DOMAIN), label_domain=DOMAIN)
+    policy = Policy("sim", DOMAIN)
+    planned = plan(Wanted(desired()), list_live(cluster, policy), policy)
     before = cluster.counters.snapshot()
-    outcomes = execute(cluster, planned, label_domain=DOMAIN, dry_run=True)
+    outcomes = execute(cluster, planned, policy, dry_run=True)
     after = cluster.counters.snapshot()
     assert outcomes and all(o.ok for o in outcomes)
     assert after["writes"] == before["writes"] and after["dry_runs"] > before["dry_runs"]

@@ -20,11 +20,14 @@ from reconciler.cluster.errors import NotFound
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig, RolloutBudget
 from reconciler.engine.marks import FAILED_CONFIG_SHA, annotation, label
+from reconciler.engine.actions import Wanted
 from reconciler.engine.plan import plan
-from reconciler.reconcile.apply import execute, list_live
-from reconciler.reconcile.cycle import CycleResult, reconcile
+from reconciler.reconcile.apply import execute
+from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
+from reconciler.reconcile.desired import wanted as wanted_on
+from reconciler.reconcile.observe import list_live
+from reconciler.reconcile.revision import Revision
 from reconciler.render.settings import RenderSettings
-from reconciler.render.tree import render_tree
 from reconciler.sources.directory import DirectoryTree
 
 CLUSTER = "local"
@@ -42,6 +45,11 @@ class Fleet:
         self.namespace = f"paastasvc-{self.service}"
         rollout = settings.pop("rollout", RolloutBudget())
         self.settings = ClusterConfig(CLUSTER, rollout=rollout, **settings)
+        self.policy = policy_for(self.settings, self.domain)
+
+    def revision(self) -> Revision:
+        return Revision.of(DirectoryTree(self.root), [CLUSTER],
+                           lambda c: RenderSettings(cluster=c, label_domain=self.domain), [self.service])
 
     def write(self, instances: str, groups: dict[str, str], *, controls: dict[str, str] | None = None,
               pipeline: str = "") -> None:
@@ -60,11 +68,10 @@ class Fleet:
         (base / "deployments.json").write_text(json.dumps({"v2": {"deployments": deployments, "controls": control}}))
 
     def cycle(self, *, apply: bool = True, **kw: Any) -> CycleResult:
-        rendered = render_tree(DirectoryTree(self.root), [CLUSTER],
-                               lambda c: RenderSettings(cluster=c, label_domain=self.domain), [self.service])
-        assert not [i for i in rendered.issues if i.is_error], rendered.issues
-        result = reconcile(self.cluster, self.settings, rendered, label_domain=self.domain, apply=apply,
-                           services=frozenset({self.service}), check_drift=True, **kw)
+        revision = self.revision()
+        assert not [i for i in revision.view().issues if i.is_error], revision.view().issues
+        result = reconcile(self.cluster, self.policy, revision, Mode(apply=apply, services=frozenset({self.service}),
+                                                                     check_drift=True, **kw))
         assert not result.failed, [o.as_dict() for o in result.failed]
         return result
 
@@ -262,14 +269,10 @@ def test_a_competing_writer_replacing_an_object_meets_a_conflict_and_a_reread(fl
             {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD, f"{CLUSTER}.c": GOOD})
     f.cycle()
     f.write("a: {instances: 1}\nb: {instances: 1}\n", {f"{CLUSTER}.a": GOOD, f"{CLUSTER}.b": GOOD})
-    rendered = render_tree(DirectoryTree(f.root), [CLUSTER], lambda c: RenderSettings(cluster=c, label_domain=f.domain),
-                           [f.service])
-    from reconciler.reconcile.cycle import desired_objects
-
-    wanted = desired_objects(rendered, CLUSTER)
-    live = [o for o in list_live(cluster, f.domain) if o["metadata"].get("namespace") in (None, f.namespace)
+    wanted = wanted_on(f.revision().view(), CLUSTER)
+    live = [o for o in list_live(cluster, f.policy) if o["metadata"].get("namespace") in (None, f.namespace)
             and o["kind"] != "Namespace"]
-    planned = plan(CLUSTER, wanted.objects, live, label_domain=f.domain, prune=True)
+    planned = plan(Wanted(wanted.objects), live, f.policy)
     doomed = [a for a in planned.actions if a.action == "delete"]
     assert {(a.kind, a.instance) for a in doomed} == {("Deployment", "c"), ("PodDisruptionBudget", "c")}
 
@@ -288,7 +291,7 @@ def test_a_competing_writer_replacing_an_object_meets_a_conflict_and_a_reread(fl
                  "spec": {"replicas": 0, "selector": work["spec"]["selector"], "template": work["spec"]["template"]}}
     cluster.apply(unmanaged, field_manager="someone-else")
 
-    outcomes = {o.action.kind: o for o in execute(cluster, planned, label_domain=f.domain) if o.action.action == "delete"}
+    outcomes = {o.action.kind: o for o in execute(cluster, planned, f.policy) if o.action.action == "delete"}
     assert outcomes["PodDisruptionBudget"].ok
     with pytest.raises(NotFound):
         cluster.get("PodDisruptionBudget", f"{f.service}-c", f.namespace)

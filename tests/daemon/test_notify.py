@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.daemon import logs
 from reconciler.daemon.notify import Notifier, Tracker, transitions
-from reconciler.engine.plan import Halt, PruneDecision
+from reconciler.engine.actions import Halt, PruneDecision
 from reconciler.report.status import Row
 
 C = "norcal-prod"

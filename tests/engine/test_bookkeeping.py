@@ -9,7 +9,8 @@ from typing import Any
 from reconciler.engine.bookkeeping import annotate
 from reconciler.engine.marks import BOUNCE_STARTED, FAILED_CONFIG_SHA, LAST_HEALTHY, RESUMED_CONFIG_SHA, key
 from reconciler.engine.owned import pack, unpack
-from reconciler.engine.plan import Action, Plan, PruneDecision
+from reconciler.engine.actions import Action, Plan, PruneDecision
+from reconciler.engine.policy import Policy
 
 DOMAIN = "paasta.yelp.com"
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -43,7 +44,7 @@ def live(config: str, image: str, *, complete: bool = True, **annotations: str) 
 def one(action: str, desired: dict[str, Any] | None, current: dict[str, Any] | None, rollback: bool = False) -> Action:
     marked = annotate(Plan("c", (Action(action, "Deployment", "paastasvc-svc", "svc-main", "svc", "main", "why",
                                         desired, current, rollback),), PruneDecision(0, False, None)),
-                      now=NOW, label_domain=DOMAIN)
+                      Policy("c", DOMAIN), now=NOW)
     return marked.actions[0]
 
 

@@ -6,7 +6,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.engine.plan import Desired, Plan, plan
+from reconciler.engine.actions import Desired, Plan, Wanted
+from reconciler.engine.plan import plan
+from reconciler.engine.policy import Policy
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
@@ -55,8 +57,11 @@ def live_of(items: list[Desired]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def run(want: list[Desired], have: list[dict[str, Any]], **kw: Any) -> Plan:
-    return plan("norcal-prod", want, have, label_domain=DOMAIN, **kw)
+def run(want: list[Desired], have: list[dict[str, Any]], *, drift: bool = False, sources_ok: bool = True,
+        protected_services: frozenset[str] = frozenset(),
+        protected_instances: frozenset[tuple[str, str]] = frozenset(), **policy: Any) -> Plan:
+    return plan(Wanted(want, protected_services, protected_instances), have, Policy("norcal-prod", DOMAIN, **policy),
+                compare=drift, sources_ok=sources_ok)
 
 
 def steps(p: Plan) -> list[tuple[str, str, str]]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler.engine.plan import Desired, Plan, plan
+from reconciler.engine.actions import Desired, Plan, Wanted
 from reconciler.engine.marks import BOUNCE_STARTED
-from reconciler.engine.rollout import Budget, bounce_class, gate
+from reconciler.engine.plan import plan
+from reconciler.engine.policy import Budget, Policy
+from reconciler.engine.rollout import bounce_class, gate
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
@@ -70,9 +72,16 @@ def cluster(want: list[Desired], *, changed: AbstractSet[str] = frozenset(),
     return list(seen.values())
 
 
+def policy(budget: Budget = Budget()) -> Policy:
+    return Policy("norcal-prod", DOMAIN, budget=budget)
+
+
+def planned(want: list[Desired], live: list[dict[str, Any]]) -> Plan:
+    return plan(Wanted(want), live, policy())
+
+
 def gated(want: list[Desired], live: list[dict[str, Any]], budget: Budget = Budget(), **kw: Any) -> Plan:
-    p = plan("norcal-prod", want, live, label_domain=DOMAIN)
-    return gate(p, live, budget, now=NOW, label_domain=DOMAIN, **kw)
+    return gate(planned(want, live), live, policy(budget), now=NOW, **kw)
 
 
 def started(p: Plan) -> list[str]:
@@ -95,15 +104,15 @@ def test_twelve_updates_with_two_concurrent_start_two_and_ten_wait() -> None:
     assert held.kind == "Deployment" and held.name == "svc-i02" and held.namespace == "paastasvc-svc"
     assert held.desired is not None and held.live is not None
     # actions keep the planner's order; only the action name and reason changed
-    before = plan("norcal-prod", want, live, label_domain=DOMAIN)
+    before = planned(want, live)
     assert [(a.kind, a.name) for a in p.actions] == [(a.kind, a.name) for a in before.actions]
 
 
 def test_no_bounce_over_budget_returns_the_same_plan() -> None:
     want = desired("i00", "i01")
     live = cluster(want, changed={"i00"})
-    p = plan("norcal-prod", want, live, label_domain=DOMAIN)
-    assert gate(p, live, Budget(), now=NOW, label_domain=DOMAIN) == p
+    p = planned(want, live)
+    assert gate(p, live, policy(Budget()), now=NOW) == p
 
 
 def test_rollouts_in_progress_count_against_the_concurrency() -> None:
@@ -186,7 +195,7 @@ def test_new_code_goes_before_an_older_config_change() -> None:
 def test_fleet_wide_config_changes_go_last() -> None:
     want = desired("i00", "i01")
     live = cluster(want, changed={"i00"}, new_code={"i01"})
-    p = plan("norcal-prod", want, live, label_domain=DOMAIN)
+    p = planned(want, live)
     updates = {a.instance: a for a in p.actions if a.action == "update"}
     assert bounce_class(updates["i00"]) == 1 and bounce_class(updates["i01"]) == 0
     assert bounce_class(updates["i00"], fleet_wide=True) == 2
@@ -226,8 +235,8 @@ def test_deterministic_whatever_the_listing_order() -> None:
     budget = Budget(max_concurrent_bounces=4, bounces_per_minute=4)
     changed_at = {("svc", "i07"): NOW - timedelta(minutes=1)}
     first = gated(want, live, budget, changed_at=changed_at)
-    p = plan("norcal-prod", want, live, label_domain=DOMAIN)
-    again = gate(p, list(reversed(live)), budget, now=NOW, label_domain=DOMAIN, changed_at=changed_at)
+    p = planned(want, live)
+    again = gate(p, list(reversed(live)), policy(budget), now=NOW, changed_at=changed_at)
     assert first == again
     assert [a.reason for a in first.actions] == [a.reason for a in again.actions]
     # 2 starts in the last minute (i03, i05) of 4: two more, the oldest change (i07) first
@@ -241,13 +250,13 @@ def test_rollbacks_go_first_and_are_not_held_by_the_unavailable_fraction() -> No
 
     want = desired("i00", "i01", "i02")
     live = cluster(want, changed={"i00", "i01", "i02"}, i02={"unavailable": 3, "state": "progress"})
-    p = plan("norcal-prod", want, live, label_domain=DOMAIN)
+    p = planned(want, live)
     actions = tuple(dataclasses.replace(a, rollback=True) if a.instance == "i02" and a.action == "update" else a
                     for a in p.actions)
     p = dataclasses.replace(p, actions=actions)
-    out = gate(p, live, Budget(max_concurrent_bounces=1, bounces_per_minute=1), now=NOW, label_domain=DOMAIN)
+    out = gate(p, live, policy(Budget(max_concurrent_bounces=1, bounces_per_minute=1)), now=NOW)
     assert started(out) == ["i02"]  # the rollback took the only bounce of this minute
-    out = gate(p, live, Budget(max_unavailable_fraction=0.1), now=NOW, label_domain=DOMAIN)
+    out = gate(p, live, policy(Budget(max_unavailable_fraction=0.1)), now=NOW)
     assert started(out) == ["i02"]  # 3 of 9 unavailable with one in progress: only the rollback goes
 
 

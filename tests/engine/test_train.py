@@ -9,11 +9,14 @@ from typing import Any
 from reconciler.engine.health import FAILED, PROGRESSING, UNAVAILABLE, Health
 from reconciler.engine.marks import FAILED_CONFIG_SHA, LAST_HEALTHY, RESUMED_CONFIG_SHA, key, label
 from reconciler.engine.owned import pack, unpack
-from reconciler.engine.plan import Desired, Plan, plan
+from reconciler.engine.actions import Desired, Plan, Wanted
+from reconciler.engine.plan import plan
+from reconciler.engine.policy import Policy
 from reconciler.engine.train import guard, resume_mark
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
+POLICY = Policy("norcal-prod", DOMAIN)
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 K8S = "".join(f"{name}: {{instances: 2, deploy_group: prod}}\n" for name in ("a", "b", "c")) + \
     "d: {instances: 2, deploy_group: canary}\n"
@@ -52,7 +55,7 @@ def sha(items: list[Desired]) -> str:
 
 
 def planned(want: list[Desired], live: list[dict[str, Any]]) -> Plan:
-    return plan("norcal-prod", want, live, label_domain=DOMAIN)
+    return plan(Wanted(want), live, POLICY)
 
 
 def action(p: Plan, instance: str) -> Any:
@@ -73,7 +76,7 @@ def scenario(*, a_annotations: dict[str, str] | None = None, a_config: str | Non
 
 def test_a_failed_rollout_halts_its_deploy_group() -> None:
     want, live = scenario()
-    p = guard(planned(want, live), failed("a"), label_domain=DOMAIN)
+    p = guard(planned(want, live), failed("a"), POLICY)
     assert action(p, "a").action == "noop"
     b = action(p, "b")
     assert b.action == "wait" and b.reason.startswith("train halted: svc.a: rollout of ")
@@ -90,7 +93,7 @@ def test_auto_rollback_reapplies_the_last_healthy_rendering() -> None:
     previous = workload(desired("a", K8S.replace("a: {instances: 2", "a: {instances: 2, cmd: old")))
     old_sha = label(previous, DOMAIN, "config_sha")
     want, live = scenario(a_annotations={key(DOMAIN, LAST_HEALTHY): pack(previous)})
-    p = guard(planned(want, live), failed("a"), label_domain=DOMAIN, auto_rollback=frozenset({("svc", "a")}))
+    p = guard(planned(want, live), failed("a"), POLICY, auto_rollback=frozenset({("svc", "a")}))
     a = action(p, "a")
     assert a.action == "update" and a.rollback and a.reason.startswith("rollback: rollout of ")
     assert a.reason.endswith(f"re-applying the last healthy rendering {old_sha}")
@@ -104,25 +107,25 @@ def test_auto_rollback_reapplies_the_last_healthy_rendering() -> None:
 
 def test_auto_rollback_without_a_healthy_rendering_halts_and_says_so() -> None:
     want, live = scenario()
-    p = guard(planned(want, live), failed("a"), label_domain=DOMAIN, auto_rollback=frozenset({("svc", "a")}))
+    p = guard(planned(want, live), failed("a"), POLICY, auto_rollback=frozenset({("svc", "a")}))
     assert action(p, "a").action == "noop"
     assert p.halts[0].reason.endswith("not rolled back: no healthy rendering recorded to roll back to")
     bad = {key(DOMAIN, LAST_HEALTHY): "not base64!"}
     want, live = scenario(a_annotations=bad)
-    p = guard(planned(want, live), failed("a"), label_domain=DOMAIN, auto_rollback=frozenset({("svc", "a")}))
+    p = guard(planned(want, live), failed("a"), POLICY, auto_rollback=frozenset({("svc", "a")}))
     assert "the last-healthy annotation is unreadable" in p.halts[0].reason
 
 
 def test_a_rolled_back_instance_keeps_the_train_halted_until_git_changes() -> None:
     failed_sha = sha(desired("a"))
     want, live = scenario(a_config="configold", a_annotations={key(DOMAIN, FAILED_CONFIG_SHA): failed_sha})
-    p = guard(planned(want, live), {}, label_domain=DOMAIN)
+    p = guard(planned(want, live), {}, POLICY)
     assert action(p, "a").action == "wait" and "rolled back to configold; git asks for " + failed_sha in action(p, "a").reason
     assert action(p, "b").action == "wait"
     assert p.halts[0].rolled_back_to == "configold"
     # git moves on: a new config for a => its desired config_sha differs from the failed one
     moved = desired("a", K8S.replace("a: {instances: 2", "a: {instances: 2, cmd: fixed"))
-    p = guard(planned(moved + want[len(desired("a")):], live), {}, label_domain=DOMAIN)
+    p = guard(planned(moved + want[len(desired("a")):], live), {}, POLICY)
     assert not p.halts and action(p, "a").action == "update" and action(p, "b").action == "update"
 
 
@@ -131,25 +134,25 @@ def test_resume_lifts_a_halt_once() -> None:
     rolled_back = {key(DOMAIN, FAILED_CONFIG_SHA): failed_sha}
     resumed = {**rolled_back, key(DOMAIN, RESUMED_CONFIG_SHA): resume_mark(failed_sha, NOW)}
     want, live = scenario(a_config="configold", a_annotations=resumed)
-    p = guard(planned(want, live), {}, label_domain=DOMAIN)
+    p = guard(planned(want, live), {}, POLICY)
     assert not p.halts and action(p, "a").action == "update" and action(p, "b").action == "update"
     # a rollout of the same config_sha that started after the resume and failed halts again
     want, live = scenario(a_annotations={key(DOMAIN, RESUMED_CONFIG_SHA): resume_mark(failed_sha, NOW - timedelta(hours=1))})
-    p = guard(planned(want, live), failed("a"), label_domain=DOMAIN)
+    p = guard(planned(want, live), failed("a"), POLICY)
     assert p.halts
     # a resume of another config_sha lifts nothing
     want, live = scenario(a_annotations={key(DOMAIN, RESUMED_CONFIG_SHA): resume_mark("config0000", NOW)})
-    assert guard(planned(want, live), failed("a"), label_domain=DOMAIN).halts
+    assert guard(planned(want, live), failed("a"), POLICY).halts
 
 
 def test_failures_that_are_not_of_what_git_asks_halt_nothing() -> None:
     want, live = scenario(a_config="configold")            # git already moved on: the update is the fix
-    p = guard(planned(want, live), failed("a"), label_domain=DOMAIN)
+    p = guard(planned(want, live), failed("a"), POLICY)
     assert not p.halts and action(p, "a").action == "update" and action(p, "b").action == "update"
     want, live = scenario()
     for state in (Health(UNAVAILABLE, "node lost"), Health(PROGRESSING)):
         key_a = ("Deployment", "paastasvc-svc", "svc-a")
-        assert not guard(planned(want, live), {key_a: state}, label_domain=DOMAIN).halts
+        assert not guard(planned(want, live), {key_a: state}, POLICY).halts
 
 
 def test_packed_rendering_round_trips() -> None:
@@ -163,7 +166,7 @@ def test_a_halt_holds_only_its_own_service() -> None:
     other = [Desired({**d.obj, "metadata": {**d.obj["metadata"], "name": "other-b"}}, "other", "b") for d in other]
     want, live = scenario()
     other_live = live_of(other, config="configold")
-    p = guard(planned(want + other, live + other_live), failed("a"), label_domain=DOMAIN)
+    p = guard(planned(want + other, live + other_live), failed("a"), POLICY)
     assert action(p, "b").action == "wait"
     held = [a for a in p.actions if a.service == "other" and a.kind == "Deployment"]
     assert [a.action for a in held] == ["update"]

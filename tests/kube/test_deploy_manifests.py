@@ -40,7 +40,7 @@ import yaml
 from kubernetes.config import incluster_config
 
 import reconciler.cluster.kube.backend as kube_module
-from reconciler.cluster import kube_config
+from reconciler.cluster.kube import config as kube_config
 from reconciler.cluster.errors import NotFound
 from reconciler.cluster.factory import connect
 from reconciler.cluster.kube.backend import KubeCluster
@@ -49,8 +49,8 @@ from reconciler.config import ClusterConfig, Config, RolloutBudget, load_config,
 from reconciler.daemon.app import Daemon, Timing
 from reconciler.daemon.leader import LeaseElector
 from reconciler.engine.marks import FAILED_CONFIG_SHA, annotation
-from reconciler.reconcile.cycle import CycleResult, reconcile
-from reconciler.render.tree import render_tree
+from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
+from reconciler.reconcile.revision import Revision
 from reconciler.sources.directory import DirectoryTree
 from tests.support.controlplane import REPO, ControlPlane, wait_until
 
@@ -338,10 +338,10 @@ def exercise_cycles(ctx: AsServiceAccount) -> CyclesReport:
           "    - {container_path: /data, size: 1, mode: RW, storage_class_name: standard}\n")
 
     def cycle() -> CycleResult:
-        rendered = render_tree(DirectoryTree(tree.root), [tree.cluster],
+        revision = Revision.of(DirectoryTree(tree.root), [tree.cluster],
                                lambda c: settings.render_settings(tree.domain), [tree.service])
-        assert not [i for i in rendered.issues if i.is_error], rendered.issues
-        result = reconcile(cluster, settings, rendered, label_domain=tree.domain, apply=True, check_drift=True)
+        assert not [i for i in revision.view().issues if i.is_error], revision.view().issues
+        result = reconcile(cluster, policy_for(settings, tree.domain), revision, Mode(apply=True, check_drift=True))
         assert not result.failed, [o.as_dict() for o in result.failed]
         return result
 

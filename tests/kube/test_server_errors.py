@@ -19,9 +19,9 @@ import urllib3
 
 from reconciler.cluster.kube.backend import KubeCluster
 from reconciler.config import ClusterConfig
-from reconciler.reconcile.cycle import reconcile
+from reconciler.reconcile.cycle import Mode, policy_for, reconcile
+from reconciler.reconcile.revision import Revision
 from reconciler.render.settings import RenderSettings
-from reconciler.render.tree import render_tree
 from reconciler.sources.directory import DirectoryTree
 from tests.support.controlplane import ControlPlane
 
@@ -93,9 +93,8 @@ def test_server_errors_mid_apply_lose_nothing_and_duplicate_nothing(flaky: tuple
     settings = ClusterConfig("local", prune=True, max_prune_fraction=1.0)
 
     def cycle() -> Any:
-        rendered = render_tree(DirectoryTree(root), ["local"], lambda c: RenderSettings(cluster=c), [service])
-        return reconcile(cluster, settings, rendered, label_domain=DOMAIN, apply=True,
-                         services=frozenset({service}))
+        revision = Revision.of(DirectoryTree(root), ["local"], lambda c: RenderSettings(cluster=c), [service])
+        return reconcile(cluster, policy_for(settings, DOMAIN), revision, Mode(apply=True, services=frozenset({service})))
 
     try:
         # Writes of the first cycle: 1 Namespace, 2 Deployment web, 3 Deployment auto, 4 its

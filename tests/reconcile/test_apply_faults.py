@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from reconciler.cluster.sim.backend import SimCluster
-from reconciler.engine.plan import Desired, plan
-from reconciler.reconcile.apply import execute, list_live
+from reconciler.engine.actions import Desired, Wanted
+from reconciler.engine.plan import plan
+from reconciler.engine.policy import Policy
+from reconciler.reconcile.apply import execute
+from reconciler.reconcile.observe import list_live
 from tests.helpers import render
 
 DOMAIN = "paasta.yelp.com"
@@ -26,8 +29,9 @@ def desired(names: tuple[str, ...] = ("main", "auto", "worker")) -> list[Desired
 
 
 def cycle(cluster: SimCluster, wanted: list[Desired]):  # type: ignore[no-untyped-def]
-    planned = plan(cluster.name, wanted, list_live(cluster, DOMAIN), label_domain=DOMAIN)
-    return planned, execute(cluster, planned, label_domain=DOMAIN)
+    policy = Policy(cluster.name, DOMAIN)
+    planned = plan(Wanted(wanted), list_live(cluster, policy), policy)
+    return planned, execute(cluster, planned, policy)
 
 
 @pytest.fixture
@@ -39,9 +43,10 @@ def cluster(tmp_path: Path) -> Iterator[SimCluster]:
 
 def test_one_failure_does_not_stop_the_others_and_the_next_cycle_finishes(cluster: SimCluster) -> None:
     cycle(cluster, desired(names=("main",)))  # namespace and main exist
-    planned = plan("sim", desired(), list_live(cluster, DOMAIN), label_domain=DOMAIN)
+    policy = Policy("sim", DOMAIN)
+    planned = plan(Wanted(desired()), list_live(cluster, policy), policy)
     cluster.faults.fail_next(1, status=503)  # the first write of this apply fails
-    outcomes = execute(cluster, planned, label_domain=DOMAIN)
+    outcomes = execute(cluster, planned, policy)
     failed = [o for o in outcomes if not o.ok]
     assert len(failed) == 1 and "503" in (failed[0].error or "")
     assert len(outcomes) - len(failed) >= 4

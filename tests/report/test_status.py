@@ -6,8 +6,10 @@ import copy
 from typing import Any
 
 from reconciler.engine.health import COMPLETE, FAILED, PROGRESSING, UNAVAILABLE, Health
-from reconciler.engine.plan import Desired, plan
-from reconciler.engine.rollout import Budget, gate
+from reconciler.engine.actions import Desired, Plan, Wanted
+from reconciler.engine.plan import plan
+from reconciler.engine.policy import Budget, Policy
+from reconciler.engine.rollout import gate
 from reconciler.render.service import RenderResult
 from reconciler.report.status import SETTLED, STATUSES, counts, instance_rows
 from tests.helpers import render
@@ -37,6 +39,10 @@ def live(want: list[Desired], **edits: Any) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def planned(want: list[Desired], have: list[dict[str, Any]], *, drift: bool = False, **policy: Any) -> Plan:
+    return plan(Wanted(want), have, Policy(CLUSTER, DOMAIN, **policy), compare=drift)
+
+
 def key(instance: str) -> tuple[str, str, str]:
     return ("Deployment", "paastasvc-svc", f"svc-{instance}")
 
@@ -49,7 +55,7 @@ def test_invalid_not_deployed_synced_and_missing() -> None:
     rs = results()
     want = desired(rs)
     have = [o for o in live(want) if o["metadata"]["name"] != "svc-c"]
-    p = plan(CLUSTER, want, have, label_domain=DOMAIN)
+    p = planned(want, have)
     health = {key(n): Health(COMPLETE) for n in ("a", "b")}
     rows = instance_rows(CLUSTER, rs, p, health, label_domain=DOMAIN)
     assert statuses(rows) == {"a": "Synced", "b": "Synced", "c": "Missing", "bad": "Invalid", "new": "NotDeployed"}
@@ -69,11 +75,11 @@ def test_degraded_progressing_waiting_out_of_sync_drifted_stopped() -> None:
         obj["metadata"]["labels"][f"{DOMAIN}/config_sha"] = "configold"
 
     have = live(want, a=old, b=old)
-    p = plan(CLUSTER, want, have, label_domain=DOMAIN)
+    p = planned(want, have)
     assert statuses(instance_rows(CLUSTER, rs, p, {}, label_domain=DOMAIN)) == {
         "a": "OutOfSync", "b": "OutOfSync", "c": "Synced"}
-    gated = gate(p, have, Budget(max_concurrent_bounces=1), now=__import__("datetime").datetime.now(),
-                 label_domain=DOMAIN)
+    gated = gate(p, have, Policy(CLUSTER, DOMAIN, budget=Budget(max_concurrent_bounces=1)),
+                 now=__import__("datetime").datetime.now())
     assert statuses(instance_rows(CLUSTER, rs, gated, {}, label_domain=DOMAIN))["b"] == "Waiting"
     health = {key("a"): Health(FAILED, "pods crash"), key("b"): Health(PROGRESSING, "1 of 2"),
               key("c"): Health(UNAVAILABLE, "1 of 2 pods unavailable outside a rollout")}
@@ -84,12 +90,12 @@ def test_degraded_progressing_waiting_out_of_sync_drifted_stopped() -> None:
     def edited(obj: dict[str, Any]) -> None:
         obj["spec"]["template"]["spec"]["containers"][0]["image"] = "by-hand"
 
-    drifted = plan(CLUSTER, want, live(want, a=edited), label_domain=DOMAIN, drift=True)
+    drifted = planned(want, live(want, a=edited), drift=True)
     assert statuses(instance_rows(CLUSTER, rs, drifted, {}, label_domain=DOMAIN))["a"] == "Drifted"
     stopped = [render(K8S, "a", deployed={f"{CLUSTER}.a": "1" * 40},
                       controls={f"svc:{CLUSTER}.a": {"desired_state": "stop", "force_bounce": None}})]
     sw = desired(stopped)
-    rows = instance_rows(CLUSTER, stopped, plan(CLUSTER, sw, live(sw), label_domain=DOMAIN), {},
+    rows = instance_rows(CLUSTER, stopped, planned(sw, live(sw)), {},
                          label_domain=DOMAIN)
     assert statuses(rows) == {"a": "Stopped"} and "Stopped" in SETTLED
 
@@ -99,7 +105,7 @@ def test_orphans() -> None:
     want = desired(rs)
     kept = [r for r in rs if r.instance != "b"]
     for prune, fate in ((False, "not deleted: prune is off"), (True, "deleted this cycle")):
-        p = plan(CLUSTER, desired(kept), live(want), label_domain=DOMAIN, prune=prune, max_prune_fraction=1.0)
+        p = planned(desired(kept), live(want), prune=prune, max_prune_fraction=1.0)
         (orphan,) = [r for r in instance_rows(CLUSTER, kept, p, {}, label_domain=DOMAIN) if r.status == "Orphaned"]
         assert orphan.instance == "b" and orphan.message.endswith(fate)
         assert "Deployment paastasvc-svc/svc-b" in orphan.message
@@ -120,7 +126,7 @@ def test_differences_and_since_come_from_the_objects() -> None:
     def rolling(obj: dict[str, Any]) -> None:
         obj["metadata"]["annotations"] = {f"{DOMAIN}/bounce-started-at": "2024-05-01T12:00:00.000Z"}
 
-    p = plan(CLUSTER, want, live(want, a=edited, b=rolling), label_domain=DOMAIN, drift=True)
+    p = planned(want, live(want, a=edited, b=rolling), drift=True)
     rows = {r.instance: r for r in instance_rows(CLUSTER, rs, p, {key("b"): Health(PROGRESSING, "1 of 2")},
                                                  label_domain=DOMAIN, changed_at="2024-05-01T09:00:00Z")}
     a = rows["a"].as_dict()
@@ -128,6 +134,6 @@ def test_differences_and_since_come_from_the_objects() -> None:
     assert a["differences"] == [{"kind": "Deployment", "path": "spec.template.spec.containers[0].image",
                                  "desired": "services-svc:paasta-" + "1" * 40, "live": "by-hand"}]
     assert rows["b"].status == "Progressing" and rows["b"].since == "2024-05-01T12:00:00.000Z"
-    missing = instance_rows(CLUSTER, rs, plan(CLUSTER, want, [], label_domain=DOMAIN), {}, label_domain=DOMAIN,
+    missing = instance_rows(CLUSTER, rs, planned(want, []), {}, label_domain=DOMAIN,
                             changed_at="2024-05-01T09:00:00Z")
     assert {r.status: r.since for r in missing} == {"Missing": "2024-05-01T09:00:00Z"}
