@@ -91,9 +91,9 @@ def _describe(found: Sequence[Difference]) -> str:
     return shown + (f" and {len(found) - 3} more" if len(found) > 3 else "")
 
 
-def _act(action: str, item: Desired, reason: str, live: Mapping[str, Any] | None,
+def _act(action: str, key: Key, item: Desired, reason: str, live: Mapping[str, Any] | None,
          found: tuple[Difference, ...] = ()) -> Action:
-    kind, namespace, name = key_of(item.obj)
+    kind, namespace, name = key
     return Action(action, kind, namespace, name, item.service, item.instance, reason, item.obj, live,
                   differences=found)
 
@@ -119,34 +119,34 @@ def _recreate(out: Applies, key: Key, item: Desired, old: Mapping[str, Any], why
     old_key = key_of(old)
     out.replaced.add(old_key)
     if not policy.allow_recreate:
-        out.actions.append(_act("wait", item, f"{why}; the {kind} must be recreated and allow_recreate is off", old))
+        out.actions.append(_act("wait", key, item, f"{why}; the {kind} must be recreated and allow_recreate is off", old))
         return
     delete = Action("delete", old_key[0], old_key[1], old_key[2], item.service, item.instance,
                     f"recreate ({why}): replaced by the new {kind}", None, old)
     if old_key == key or _downthenup(item.obj, old):
         out.actions.append(delete)
-        out.actions.append(_act("create", item, f"recreate ({why}): the old {old_key[0]} is deleted first", None))
+        out.actions.append(_act("create", key, item, f"recreate ({why}): the old {old_key[0]} is deleted first", None))
     else:
-        out.actions.append(_act("create", item, f"recreate ({why}): the old {old_key[0]} is deleted once this "
+        out.actions.append(_act("create", key, item, f"recreate ({why}): the old {old_key[0]} is deleted once this "
                                                 "one exists", None))
         out.late_deletes.append(delete)
 
 
-def _change(item: Desired, current: Mapping[str, Any], policy: Policy, compare: bool) -> Action:
+def _change(key: Key, item: Desired, current: Mapping[str, Any], policy: Policy, compare: bool) -> Action:
     """create/update/scale/noop of a managed object that is on the cluster."""
     change = needs_apply(item.obj, current, policy.label_domain)
     # field by field: drift (with `compare`), and what an update git asks for will change
-    found = field_differences(item.obj, current, policy.ignore.get(str(item.obj.get("kind")), ())) if (
+    found = field_differences(item.obj, current, policy.ignore.get(key[0], ())) if (
         (change is None and compare) or (change is not None and not change.startswith("replicas "))) else ()
     if change is None and found and policy.heal_drift:
-        return _act("update", item, f"drift: {_describe(found)}", current, found)
+        return _act("update", key, item, f"drift: {_describe(found)}", current, found)
     if change is None and found:
-        return _act("noop", item, f"drifted, not healed (heal_drift is off): {_describe(found)}", current, found)
+        return _act("noop", key, item, f"drifted, not healed (heal_drift is off): {_describe(found)}", current, found)
     if change is None:
-        return _act("noop", item, "in sync", current)
+        return _act("noop", key, item, "in sync", current)
     if change.startswith("replicas "):
-        return _act("scale", item, change, current)
-    return _act("update", item, change, current, found)
+        return _act("scale", key, item, change, current)
+    return _act("update", key, item, change, current, found)
 
 
 def applies(planned: Mapping[Key, Desired], live_by_key: Mapping[Key, Mapping[str, Any]], policy: Policy, *,
@@ -156,14 +156,14 @@ def applies(planned: Mapping[Key, Desired], live_by_key: Mapping[Key, Mapping[st
     for key, item in planned.items():
         current = live_by_key.get(key)
         if current is not None and not policy.managed(current):
-            out.actions.append(_act("wait", item, f"collision: an unmanaged {key[0]} of that name exists; "
+            out.actions.append(_act("wait", key, item, f"collision: an unmanaged {key[0]} of that name exists; "
                                                   "not touched", current))
             continue
         old, why = _replaced_by(key, item, current, live_by_key, policy)
         if old is not None:
             _recreate(out, key, item, old, why, policy)
         elif current is None:
-            out.actions.append(_act("create", item, "not on the cluster", None))
+            out.actions.append(_act("create", key, item, "not on the cluster", None))
         else:
-            out.actions.append(_change(item, current, policy, compare))
+            out.actions.append(_change(key, item, current, policy, compare))
     return out
