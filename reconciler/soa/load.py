@@ -115,24 +115,27 @@ def _service_defaults(files: ServiceFiles, issues: list[Issue]) -> tuple[dict[st
     return defaults, registry, failed
 
 
-def _pipeline(files: ServiceFiles, issues: list[Issue]) -> tuple[DeployStep, ...] | None:
-    doc, _failed = _parse_mapping(files, "deploy.yaml", issues)
+def _pipeline(files: ServiceFiles, issues: list[Issue]) -> tuple[tuple[DeployStep, ...] | None, bool]:
+    """deploy.yaml's pipeline (None without the file), and whether the file has an error: the
+    instances then cannot be rendered (their rollback and promotion rules come from it)."""
+    doc, failed = _parse_mapping(files, "deploy.yaml", issues)
     if doc is None:
-        return None
+        return None, failed
     path = f"{files.service}/deploy.yaml"
     steps = doc.get("pipeline")
     if not isinstance(steps, list):
         issues.append(error(path, "must have a 'pipeline' list of steps", service=files.service,
                             key="pipeline"))
-        return None
+        return None, True
     out: list[DeployStep] = []
     for i, step in enumerate(steps):
         if not isinstance(step, dict) or not isinstance(step.get("step"), str):
             issues.append(error(path, "each step must be a mapping with a 'step' name",
                                 service=files.service, key=f"pipeline[{i}]"))
+            failed = True
             continue
         out.append(DeployStep(step["step"], step.get("auto_rollback") is True))
-    return tuple(out)
+    return tuple(out), failed
 
 
 def _deployments(files: ServiceFiles) -> tuple[Deployments, str | None]:
@@ -172,7 +175,7 @@ def load_service(files: ServiceFiles, cluster: str | None) -> ServiceLoad:
     service = files.service
     issues: list[Issue] = []
     defaults, registry, service_failed = _service_defaults(files, issues)
-    pipeline = _pipeline(files, issues)
+    pipeline, pipeline_failed = _pipeline(files, issues)
     deployments, deployments_error = _deployments(files)
     if deployments_error:
         issues.append(error(f"{service}/deployments.json", deployments_error, service=service))
@@ -182,8 +185,11 @@ def load_service(files: ServiceFiles, cluster: str | None) -> ServiceLoad:
                            pipeline, registry)
     auto_name = autotuned_file_name(cluster)
     autotuned, auto_failed = _parse_mapping(files, auto_name, issues)
-    blocked_by = [f"{service}/{n}" for n, failed in (("service.yaml", service_failed),
-                                                      (auto_name, auto_failed)) if failed]
+    blocked_by = {}  # file -> why it stops every instance
+    for name, failed in (("service.yaml", service_failed), ("deploy.yaml", pipeline_failed), (auto_name, auto_failed)):
+        path = f"{service}/{name}"
+        if failed:
+            blocked_by[path] = "; ".join(i.message for i in issues if i.is_error and i.file == path) or "invalid"
 
     sources: dict[str, tuple[str, Any]] = {}
     duplicates: set[str] = set()
@@ -209,7 +215,7 @@ def load_service(files: ServiceFiles, cluster: str | None) -> ServiceLoad:
 def _load_instance(
     service: str, instance: str, cluster: str, source: str, raw: Any,
     defaults: Mapping[str, Any], autotuned: Any, registry: str | None,
-    pipeline: tuple[DeployStep, ...] | None, blocked_by: list[str], duplicate: bool,
+    pipeline: tuple[DeployStep, ...] | None, blocked_by: Mapping[str, str], duplicate: bool,
 ) -> InstanceResult:
     def failed(*found: Issue) -> InstanceResult:
         return InstanceResult(service, instance, cluster, source, None, tuple(found))
@@ -223,8 +229,8 @@ def _load_instance(
         return failed(error(source, f"defined in both kubernetes-{cluster}.yaml and "
                                     f"eks-{cluster}.yaml", **where))
     if blocked_by:
-        return failed(*(error(f, "could not be read, so this instance cannot be rendered", **where)
-                        for f in blocked_by))
+        return failed(*(error(f, f"{why}; so this instance cannot be rendered", **where)
+                        for f, why in blocked_by.items()))
     if raw is None:  # `main:` with nothing after it; PaaSTA refuses it too
         return failed(error(source, "has no value: write `{}` to take every default", **where))
     if not isinstance(raw, dict):

@@ -13,7 +13,7 @@ try:  # libyaml's C loader is ~10x faster; the pure-Python one behaves the same.
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _SafeLoader = yaml.SafeLoader
 
-_STR, _MAP, _SEQ = ("tag:yaml.org,2002:" + t for t in ("str", "map", "seq"))
+_STR, _MAP, _SEQ, _MERGE = ("tag:yaml.org,2002:" + t for t in ("str", "map", "seq", "merge"))
 _PLAIN_SCALARS = frozenset("tag:yaml.org,2002:" + t for t in
                            ("null", "bool", "int", "float", "timestamp", "binary"))
 
@@ -68,6 +68,7 @@ class _Builder:
         if node in self.memo:
             return self.memo[node]
         if isinstance(node, yaml.MappingNode) and tag == _MAP:
+            self._refuse_duplicates(node)
             self.loader.flatten_mapping(node)
             self.building.add(node)
             mapping: dict[Any, Any] = {}
@@ -92,6 +93,25 @@ class _Builder:
         value = yaml.constructor.SafeConstructor.construct_document(self.loader, node)
         self.memo[node] = value
         return value
+
+    def _refuse_duplicates(self, node: yaml.MappingNode) -> None:
+        """A key written twice in one mapping is an error, never last-wins (keys brought in by a
+        `<<` merge are not written here: the mapping's own keys override them, as YAML says)."""
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+                continue
+            key = self.build(key_node)
+            mark = key_node.start_mark
+            try:
+                earlier = first.get(key)
+                if earlier is None:
+                    first[key] = mark.line + 1
+                    continue
+            except TypeError:
+                continue  # an unhashable key: refused when the mapping is built
+            raise ParseError(f"duplicate key {key!r} at line {mark.line + 1}, column {mark.column + 1} "
+                             f"(first at line {earlier}): a key may appear once")
 
 
 #: Largest document, counted as nodes once every alias is expanded.
@@ -133,10 +153,35 @@ def parse_yaml(data: bytes) -> Any:
     return doc
 
 
+class _DuplicateJsonKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateJsonKey(key)
+            seen.add(key)
+    return out
+
+
 def parse_json(data: bytes) -> Any:
+    """Parse one JSON document; a key twice in one object is an error naming it (and its line)."""
     text = decode_utf8(data)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateJsonKey as exc:
+        try:  # JSON is YAML: its parser says where the second one is
+            parse_yaml(data)
+        except ParseError as located:
+            if "duplicate key" in str(located):
+                raise ParseError(str(located).replace("invalid YAML", "invalid JSON")) from None
+        raise ParseError(f"duplicate key {exc.key!r}: a key may appear once") from None
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
