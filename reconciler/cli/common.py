@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -60,6 +61,25 @@ def settings_factory(config: Config | None, registry: str | None) -> Callable[[s
         return replace(base, docker_registry=registry) if registry else base
 
     return settings_for
+
+
+def unknown(what: str, names: Iterable[str], known: Iterable[str], where: str) -> None:
+    """UsageError (exit 2) naming every one of `names` not in `known`, with a "did you mean"."""
+    choices = sorted(set(known))
+    missing = [n for n in names if n not in choices]
+    if not missing:
+        return
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise UsageError(f"no such {what} in {where}: {', '.join(hints)}")
+
+
+def check_services(tree: SoaSource, services: Iterable[str] | None, where: str) -> None:
+    """Every named service is in `tree` (else UsageError with a hint)."""
+    if services:
+        unknown("service", services, tree.services()[0], where)
 
 
 def err(message: str) -> None:

@@ -26,10 +26,12 @@ from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     UsageError,
+    check_services,
     err,
     maybe_config,
     read_sources,
     settings_factory,
+    unknown,
     worker_count,
 )
 from reconciler.cluster.protocol import Cluster
@@ -80,6 +82,7 @@ def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool)
     assert config is not None
     clusters = _clusters(args, config)
     sources = read_sources(args.soa_dir, config)
+    check_services(sources.tree, services, "soa-configs")
     revision = Revision.of(sources.tree, clusters, settings_factory(config, None), services, workers=worker_count())
 
     def versions_on(name: str, backend: Cluster, cycle: CycleResult) -> dict[tuple[str, str], dict[str, int]]:
@@ -111,9 +114,7 @@ def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool)
 
 
 def _clusters(args: argparse.Namespace, config: Config) -> list[str]:
-    unknown = [c for c in args.cluster or () if c not in config.clusters]
-    if unknown:
-        raise UsageError(f"no such cluster in {args.config}: {', '.join(unknown)}")
+    unknown("cluster", args.cluster or (), config.clusters, args.config)
     return list(args.cluster or config.clusters)
 
 

@@ -10,12 +10,13 @@ from reconciler.cli.common import (
     EXIT_DIFFERENCES,
     EXIT_ERROR,
     EXIT_OK,
-    UsageError,
+    check_services,
     err,
     maybe_config,
     print_table,
     read_sources,
     settings_factory,
+    unknown,
     worker_count,
 )
 from reconciler.cluster.protocol import Cluster
@@ -48,12 +49,11 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 def run(args: argparse.Namespace) -> int:
     config = maybe_config(args.config)
     assert config is not None  # --config is required
-    unknown = [c for c in args.cluster or () if c not in config.clusters]
-    if unknown:
-        raise UsageError(f"no such cluster in {args.config}: {', '.join(unknown)}")
+    unknown("cluster", args.cluster or (), config.clusters, args.config)
     clusters = args.cluster or list(config.clusters)
-    revision = Revision.of(read_sources(args.soa_dir, config).tree, clusters, settings_factory(config, None),
-                           args.service, workers=worker_count())
+    tree = read_sources(args.soa_dir, config).tree
+    check_services(tree, args.service, "soa-configs")
+    revision = Revision.of(tree, clusters, settings_factory(config, None), args.service, workers=worker_count())
     dry_run = getattr(args, "dry_run", False)
     writing = args.apply and not dry_run
 

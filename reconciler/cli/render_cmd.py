@@ -13,10 +13,12 @@ from reconciler.cli.common import (
     EXIT_DIFFERENCES,
     EXIT_OK,
     UsageError,
+    check_services,
     err,
     maybe_config,
     settings_factory,
     soa_dir,
+    unknown,
     worker_count,
 )
 from reconciler.render.service import Outcome, RenderResult
@@ -59,11 +61,10 @@ def run(args: argparse.Namespace) -> int:
                 instances.add(instance)
         else:
             wanted[service] = None
-    known, _ = tree.services()
-    missing = [s for s in wanted if s not in known]
-    if missing:
-        raise UsageError(f"no such service in {tree.root}: {', '.join(missing)}")
+    check_services(tree, wanted, str(tree.root))
     if args.cluster:
+        if config is not None:
+            unknown("cluster", [args.cluster], config.clusters, args.config)
         clusters: list[str] | None = [args.cluster]
     elif config is not None:
         clusters = list(config.clusters)
@@ -72,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     encode = _jsonl_line if args.output == "jsonl" else None
     rendered = render_tree(tree, clusters, settings_factory(config, args.docker_registry),
                            list(wanted) if wanted else None, workers=worker_count(), encode=encode)
+    if args.cluster and config is None and not rendered.results:  # a typo, or a cluster nobody runs on
+        unknown("cluster", [args.cluster], {c for name in tree.services()[0] for c in tree.read_service(name).clusters()},
+                f"{tree.root} (no service has files for it)")
     chosen = [not wanted.get(r.service) or r.instance in (wanted[r.service] or ())
               for r in rendered.results]
     results = [r for r, keep in zip(rendered.results, chosen) if keep]

@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError, err, maybe_config
+from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError, err, maybe_config, unknown
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.engine.health import FAILED
@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     service, _, instance = args.target.partition(".")
     if not service or not instance:
         raise UsageError(f"expected SERVICE.INSTANCE, got {args.target!r}")
-    if args.cluster not in config.clusters:
-        raise UsageError(f"no such cluster in {args.config}: {args.cluster}")
+    unknown("cluster", [args.cluster], config.clusters, args.config)
     settings = config.clusters[args.cluster]
     policy = policy_for(settings, config.label_domain)
     selector = f"{policy.managed_selector},{policy.key('service')}={service},{policy.key('instance')}={instance}"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from reconciler.cli.common import (
     EXIT_DIFFERENCES,
     EXIT_OK,
-    UsageError,
+    check_services,
     maybe_config,
     settings_factory,
     soa_dir,
@@ -43,10 +43,7 @@ def run(args: argparse.Namespace) -> int:
         _print([], args.output, summary={"config": args.config, "services": 0, "instances": 0})
         return EXIT_OK
     tree = DirectoryTree(soa_dir(args.soa_dir, config))
-    known, _ = tree.services()
-    missing = [s for s in args.services if s not in known]
-    if missing:
-        raise UsageError(f"no such service in {tree.root}: {', '.join(missing)}")
+    check_services(tree, args.services, str(tree.root))
     clusters = [args.cluster] if args.cluster else None
     rendered = render_tree(tree, clusters, settings_factory(config, None), args.services or None,
                            workers=worker_count())

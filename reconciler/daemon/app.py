@@ -40,8 +40,10 @@ from reconciler.daemon.notify import Notifier, Tracker
 from reconciler.daemon.state import DaemonState
 from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
 from reconciler.reconcile.revision import Revision
+from reconciler.render.tree import TreeRender
 from reconciler.report.document import versions_present
 from reconciler.report.status import Row, counts, in_progress, instance_rows
+from reconciler.soa.issues import Issue
 from reconciler.sources.deployments_branch import DeploymentsBranch, Identity
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import generate
@@ -85,6 +87,8 @@ class Daemon:
         # thread-safe (a poll, a generator run and a webhook's generator run can overlap)
         self._git_lock = threading.RLock()
         self._fleet_wide: set[str] = set()  # clusters whose rendering settings changed
+        self._reported_revision: str | None = None  # invalid files/instances logged for it
+        self._reported: set[Issue] = set()
         self._force_poll = False  # a webhook asks for a poll now, backoff or not
         self._drifted: dict[str, dict[tuple[str, str], Row]] = {}  # per cluster, from the last resync
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
@@ -185,7 +189,7 @@ class Daemon:
         self.poll_result = result
         snapshot = result.snapshot
         if result.error and self.poller.failures > failures:  # not the polls skipped while backing off
-            self.metrics.source_errors.labels(source="soa_configs").inc()
+            self.metrics.source_errors.labels(source="soa_configs", kind="poll").inc()
             warn("source poll failed", error=result.error, in_force=snapshot.soa_commit if snapshot else None)
         self.state.set_source(soa_commit=snapshot.soa_commit if snapshot else None,
                               deployments_commit=snapshot.deployments_commit if snapshot else None,
@@ -202,8 +206,24 @@ class Daemon:
             rendered = self.revision.update(snapshot.tree, changed, workers=self.workers if initial else 1)
         log("rendered", soa_commit=snapshot.soa_commit, deployments_commit=snapshot.deployments_commit,
             services="all" if changed is None else sorted(changed), instances=len(rendered.results))
+        self._report_invalid(rendered, f"{snapshot.soa_commit}/{snapshot.deployments_commit}")
         if not initial:
             self.trigger("reconcile")
+
+    def _report_invalid(self, rendered: TreeRender, revision: str) -> None:
+        """One log line and one count per invalid file or instance and revision (a poll that
+        renders the same revision again says nothing new)."""
+        if revision != self._reported_revision:
+            self._reported_revision, self._reported = revision, set()
+        for issue in rendered.issues + [i for r in rendered.results for i in r.errors]:
+            if not issue.is_error or issue in self._reported:
+                continue
+            self._reported.add(issue)
+            kind = "invalid_instance" if issue.instance else "invalid_file"
+            self.metrics.source_errors.labels(source="soa_configs", kind=kind).inc()
+            warn("invalid soa-configs", kind=kind, file=issue.file, service=issue.service,
+                 instance=issue.instance, cluster=issue.cluster, key=issue.key, error=issue.message,
+                 revision=revision)
 
     def on_push(self, payload: dict[str, Any]) -> None:
         """A signed webhook: a push to a service repository regenerates that service's
@@ -231,11 +251,11 @@ class Daemon:
                                                                    identity=Identity.from_env()),
                                   repos.url_template, services=services, parallelism=repos.parallelism)
         except SourceError as exc:
-            self.metrics.source_errors.labels(source="deployments").inc()
+            self.metrics.source_errors.labels(source="deployments", kind="generate").inc()
             warn("deployments generation failed", error=str(exc))
             return
         for service, problem in sorted(result.errors.items()):
-            self.metrics.source_errors.labels(source="service_repos").inc()
+            self.metrics.source_errors.labels(source="service_repos", kind="service_repo").inc()
             warn("service repository unreadable; its deployments.json is kept", service=service, error=problem)
         if result.commit:
             log("deployments committed", commit=result.commit,

@@ -74,7 +74,9 @@ class Api:
 
     def on_readyz(self, request: Request) -> Response:
         ready, problems = self.state.ready()
-        return Response("ready\n" if ready else "".join(f"{p}\n" for p in problems),
+        invalid = self.state.invalid()
+        note = f"{invalid} instances Invalid in soa-configs (see /api/v1/drift)\n" if invalid else ""
+        return Response(("ready\n" if ready else "".join(f"{p}\n" for p in problems)) + note,
                         status=200 if ready else 503, mimetype="text/plain")
 
     def on_metrics(self, request: Request) -> Response:

@@ -25,7 +25,10 @@ class Metrics:
             "reconciler_source_commit_info", "The source commits in force (value 1).",
             ["source", "commit"], registry=r)
         self.source_errors = Counter(
-            "reconciler_source_errors_total", "Source polls that failed.", ["source"], registry=r)
+            "reconciler_source_errors_total",
+            "Source errors: polls and generator runs that failed (kind poll, generate, service_repo) and "
+            "soa-configs files or instances found invalid, once per revision (kind invalid_file, "
+            "invalid_instance).", ["source", "kind"], registry=r)
         self.rollouts_in_progress = Gauge(
             "reconciler_rollouts_in_progress", "Workloads whose rollout is under way.", ["cluster"], registry=r)
         self.git_poll_duration = Histogram(

@@ -57,9 +57,15 @@ class DaemonState:
             for key, value in changes.items():
                 setattr(view, key, value)
 
+    def invalid(self) -> int:
+        """Rows that are Invalid (files or instances git has that cannot be rendered)."""
+        with self._lock:
+            return sum(1 for view in self.clusters.values() for r in view.rows if r.status == "Invalid")
+
     def ready(self) -> tuple[bool, list[str]]:
         """Ready when the sources were read (and the last poll worked) and every cluster answered
-        its last cycle."""
+        its last cycle. Invalid soa-configs do not make the daemon unready (it keeps the rest
+        reconciled): /readyz says how many there are."""
         with self._lock:
             problems = []
             if not self.source.read_once:

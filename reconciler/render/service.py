@@ -58,9 +58,11 @@ class RenderResult:
 
 def render_service(load: ServiceLoad, settings: RenderSettings) -> list[RenderResult]:
     results = [render_one(load, r, settings) for r in load.instances]
-    # An instance file that could not be read hides its instances: say so rather than skip it.
+    # An instance file (or the service directory) that could not be read hides its instances:
+    # say so rather than skip it.
     for issue in load.issues:
-        if issue.is_error and INSTANCE_FILE.match(issue.file.split("/", 1)[-1]):
+        name = issue.file.split("/", 1)[-1]
+        if issue.is_error and (INSTANCE_FILE.match(name) or name == "."):
             results.append(RenderResult(load.service, None, load.cluster, Outcome.INVALID,
                                         issues=(issue,)))
     return results

@@ -75,10 +75,12 @@ class _Job:
         out = TreeRender()
         for service in services:
             out.services.append(service)
+            issues: dict[Issue, None] = {}
             for load in _loads(self.source, service, self.clusters):
-                out.issues.extend(load.issues)
+                issues.update(dict.fromkeys(load.issues))
                 if load.cluster:
                     out.results.extend(render_service(load, self.settings_for(load.cluster)))
+            out.issues.extend(issues)
         if self.encode is not None:
             out.encoded = [self.encode(r) for r in out.results]
             out.results = [replace(r, objects=()) for r in out.results]
@@ -102,9 +104,12 @@ def _loads(source: SoaSource, service: str, clusters: list[str] | None) -> Itera
     else:
         files = source.read_service(service)
     unreadable = unreadable_issues(files)
-    targets = files.clusters() if clusters is None else [c for c in clusters if c in files.clusters()]
+    if clusters is not None and "." in files.unreadable:
+        targets = list(clusters)  # the directory itself is unreadable: it may hold instances anywhere
+    else:
+        targets = files.clusters() if clusters is None else [c for c in clusters if c in files.clusters()]
     for i, cluster in enumerate(targets or [None]):
         load = load_service(files, cluster)
-        if i == 0 and unreadable:  # reported once, with the first cluster's load
+        if unreadable and (i == 0 or "." in files.unreadable):  # once (the run dedupes a directory's)
             load = replace(load, issues=tuple(dict.fromkeys((*unreadable, *load.issues))))
         yield load

@@ -14,8 +14,9 @@ from reconciler.report.status import SETTLED, Row
 
 
 def bad_first(rows: Sequence[Row]) -> list[Row]:
-    """Rows needing attention first, then by cluster, service, instance."""
-    return sorted(rows, key=lambda r: (r.status in SETTLED, r.cluster, r.service, r.instance))
+    """Rows needing attention first (Invalid ones, git nobody can deploy, before the rest), then
+    by cluster, service, instance."""
+    return sorted(rows, key=lambda r: (r.status in SETTLED, r.status != "Invalid", r.cluster, r.service, r.instance))
 
 
 def drift_document(*, generated_at: str, source: Mapping[str, Any], clusters: Mapping[str, Mapping[str, Any]],

@@ -20,6 +20,8 @@ from reconciler.render.service import Outcome, RenderResult
 
 STATUSES = ("Invalid", "NotDeployed", "Missing", "Degraded", "Progressing", "Waiting", "OutOfSync",
             "Drifted", "Stopped", "Synced", "Orphaned")
+#: The instance of a service-level row: a file whose instances cannot be named (unreadable).
+UNNAMED = "*"
 #: Statuses that need nobody's attention (`drift` exits 0 when every row has one of them).
 SETTLED = frozenset({"Synced", "Stopped", "NotDeployed"})
 
@@ -167,6 +169,13 @@ def instance_rows(cluster: str, results: Sequence[RenderResult], plan: Plan, hea
     halts = {(h.service, h.deploy_group): h for h in plan.halts}
     rows: list[Row] = []
     seen: set[tuple[str, str]] = set()
+    unnamed: dict[str, list[RenderResult]] = {}  # per service: files whose instances cannot be named
+    for result in results:
+        if result.cluster == cluster and result.instance is None:
+            unnamed.setdefault(result.service, []).append(result)
+    for service, found in unnamed.items():
+        rows.append(Row(cluster, service, UNNAMED, "Invalid", "; ".join(r.error_text() for r in found)))
+        seen.add((service, UNNAMED))
     for result in results:
         if result.cluster != cluster or result.instance is None:
             continue
