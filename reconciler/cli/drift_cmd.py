@@ -69,12 +69,23 @@ def _from_server(url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
         with urllib.request.urlopen(url.rstrip("/") + path + query, timeout=30) as response:
             doc = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise UsageError(f"{url}{path}: HTTP {exc.code}: {exc.read()[:200].decode(errors='replace')}") from None
+        raise UsageError(f"{url}{path}: HTTP {exc.code}: {_server_message(exc)}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise UsageError(f"cannot ask the daemon at {url}: {exc}") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{url}{path}: not a JSON object")
     return doc
+
+
+def _server_message(exc: urllib.error.HTTPError) -> str:
+    """The daemon's own reason (its JSON `error`), never a raw page."""
+    try:
+        doc = json.loads(exc.read(64 * 1024))
+    except (ValueError, OSError):
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        return doc["error"]
+    return str(exc.reason)
 
 
 def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool) -> tuple[dict[str, Any], Versions]:

@@ -30,8 +30,9 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     for name, aliases, help_text in (("plan", ["diff"], "show what a cycle would change, and why"),
                                      ("apply", [], "carry out a cycle: apply the changes within the budgets")):
         p = sub.add_parser(name, aliases=aliases, help=help_text, description=(
-            help_text + ". Exit codes: plan 0 nothing to do, 1 differences, 2 error; apply 0 when every "
-            "action it took succeeded (waiting is not a failure), 1 when one failed, 2 on error."))
+            help_text + ". Exit codes: plan and apply --dry-run 0 nothing to do, 1 differences (changes, held "
+            "back or not, a refused prune, invalid instances), 2 error; apply 0 when every action it took "
+            "succeeded (waiting is not a failure), 1 when one failed, 2 on error."))
         p.add_argument("--config", required=True, help="reconciler.yaml (clusters, budgets, prune)")
         p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's `path:` source)")
         p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
@@ -74,10 +75,9 @@ def run(args: argparse.Namespace) -> int:
     _print(results, args.output)
     if any(r.error is not None for r in runs):
         return EXIT_ERROR
-    if args.apply:
+    if writing:
         return EXIT_DIFFERENCES if any(r.failed for r in results) else EXIT_OK
-    changing = ("create", "update", "scale", "delete", "wait")
-    return EXIT_DIFFERENCES if any(r.plan.summary()[a] for r in results for a in changing) else EXIT_OK
+    return EXIT_DIFFERENCES if any(r.differs for r in results) else EXIT_OK
 
 
 def _print(results: list[CycleResult], output: str) -> None:
@@ -102,3 +102,8 @@ def _print(results: list[CycleResult], output: str) -> None:
         if prune["candidates"]:
             state = f"refused: {prune['reason']}" if prune["refused"] else "deleting"
             print(f"  prune: {prune['candidates']} objects no longer in git, {state}")
+        for item in doc["invalid"]:
+            print(f"  invalid: {item['service']}.{item['instance']}: {item['error']}")
+        for item in doc["not_deployed"]:
+            print(f"  not deployed yet: {item['service']}.{item['instance']} (deploy group "
+                  f"{item['deploy_group']!r} has no deployments.json entry)")

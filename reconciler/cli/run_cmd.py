@@ -45,6 +45,7 @@ def embedded_default() -> Config:
 def run(args: argparse.Namespace) -> int:
     from reconciler.daemon import logs
     from reconciler.daemon.app import Daemon, Timing, serve
+    from reconciler.daemon.http import ListenError
 
     gc.enable()  # main() turns it off for one-shot commands; a daemon must collect
     config = maybe_config(args.config) if args.config else embedded_default()
@@ -54,11 +55,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--renew-deadline must be shorter than --lease-duration")
     if config.soa_configs is None:
         raise UsageError(f"{args.config}: soa_configs is not set: it says where soa-configs are")
-    daemon = Daemon(config, timing=Timing(reconcile_interval=args.reconcile_interval,
+    try:
+        daemon = Daemon(config, timing=Timing(reconcile_interval=args.reconcile_interval,
                                           resync_interval=args.resync_interval,
                                           lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
                                           retry_period=min(2.0, args.renew_deadline / 3)),
-                    identity=args.identity, listen=args.listen, workers=worker_count())
+                        identity=args.identity, listen=args.listen, workers=worker_count())
+    except ListenError as exc:
+        raise UsageError(str(exc)) from None
     if not args.config:
         print(f"reconciler: embedded default: {TEMPLATE_DIR} on a simulated cluster "
               f"({config.clusters['local'].sim_state})", flush=True)

@@ -62,8 +62,8 @@ class Api:
         try:
             endpoint, args = self.urls.bind_to_environ(environ).match()
             response: Response = getattr(self, f"on_{endpoint}")(request, **args)
-        except HTTPException as exc:
-            response = exc.get_response(environ)
+        except HTTPException as exc:  # errors are JSON too, with the reason in `error`
+            response = _json({"error": exc.description or exc.name}, exc.code or 500)
         return response(environ, start_response)
 
     def on_page(self, request: Request) -> Response:
@@ -107,13 +107,20 @@ class Api:
         return _json({"accepted": True}, 202)
 
 
+class ListenError(Exception):
+    """The listen address cannot be bound (in use, or not this host's); the message says which."""
+
+
 class Server:
     """Waitress serving an Api on `listen` (`host:port`; port 0 picks a free one) in a thread."""
 
     def __init__(self, app: Api, listen: str) -> None:
         host, _, port = listen.rpartition(":")
-        self._server = create_server(app, host=host or "127.0.0.1", port=int(port), threads=4,
-                                              ident="reconciler")
+        try:
+            self._server = create_server(app, host=host or "127.0.0.1", port=int(port), threads=4,
+                                         ident="reconciler")
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 
     @property

@@ -29,6 +29,7 @@ from reconciler.reconcile.apply import Outcome, execute
 from reconciler.reconcile.desired import wanted
 from reconciler.reconcile.observe import list_live, read_health
 from reconciler.reconcile.revision import Revision
+from reconciler.render.service import Outcome
 
 
 def policy_for(settings: ClusterConfig, label_domain: str) -> Policy:
@@ -75,6 +76,10 @@ class CycleResult:
     outcomes: list[Outcome] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     health: dict[Key, Health] = field(default_factory=dict)
+    #: Instances of the cluster git has but that cannot be rendered (instance "*": a file whose
+    #: instances cannot be named), with the error; and those not deployed yet, with the group.
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    not_deployed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -89,7 +94,16 @@ class CycleResult:
                 action["error"] = error
         return {"cluster": self.cluster, "dry_run": self.dry_run, "actions": doc["actions"],
                 "summary": doc["summary"], "prune": doc["prune"], "halted_trains": doc["halted_trains"],
-                "requests": self.requests}
+                "invalid": self.invalid, "not_deployed": self.not_deployed, "requests": self.requests}
+
+    @property
+    def differs(self) -> bool:
+        """Git and the cluster differ: a change to make or held back, a refused prune, or an
+        instance that cannot be rendered (`plan` and a dry run exit 1)."""
+        changing = ("create", "update", "scale", "delete", "wait")
+        summary = self.plan.summary()
+        return (any(summary[a] for a in changing) or bool(self.invalid)
+                or (self.plan.prune.refused and self.plan.prune.candidates > 0))
 
 
 def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode = Mode(), *,
@@ -100,7 +114,8 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
     before = cluster.counters.snapshot()
     if mode.allow_mass_prune:
         policy = dataclasses.replace(policy, allow_mass_prune=True)
-    desired = wanted(revision.view(), policy.cluster)
+    rendered = revision.view()
+    desired = wanted(rendered, policy.cluster)
     live = list_live(cluster, policy, full=mode.check_drift)
     # budgets count every managed workload of the cluster, whatever this cycle is limited to
     workloads = [o for o in live if o.get("kind") in WORKLOAD_KINDS]
@@ -114,5 +129,11 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
     if mode.apply:
         outcomes = execute(cluster, final, policy, dry_run=mode.dry_run, may_write=mode.may_write)
     after = cluster.counters.snapshot()
+    mine = [r for r in rendered.results if r.cluster == policy.cluster
+            and (mode.services is None or r.service in mode.services)]
     return CycleResult(policy.cluster, mode.dry_run or not mode.apply, final, outcomes,
-                       {k: after[k] - before[k] for k in after}, health)
+                       {k: after[k] - before[k] for k in after}, health,
+                       invalid=[{"service": r.service, "instance": r.instance or "*", "error": r.error_text()}
+                                for r in mine if r.outcome is Outcome.INVALID],
+                       not_deployed=[{"service": r.service, "instance": r.instance, "deploy_group": r.deploy_group}
+                                     for r in mine if r.outcome is Outcome.NOT_DEPLOYED])

@@ -109,7 +109,7 @@ def test_registry_change_across_twelve_instances_starts_two_bounces(setup, capsy
 def test_apply_dry_run_writes_nothing(setup, capsys) -> None:  # type: ignore[no-untyped-def]
     config, _ = setup
     code, doc = run(capsys, "apply", "--config", str(config), "--dry-run", "-o", "json")
-    assert code == 0 and doc["dry_run"] is True and doc["requests"]["writes"] == 0
+    assert code == 1 and doc["dry_run"] is True and doc["requests"]["writes"] == 0
     code, doc = run(capsys, "plan", "--config", str(config), "-o", "json")
     assert doc["summary"]["create"] == 25
 
@@ -142,7 +142,7 @@ def test_apply_refuses_a_cluster_a_running_daemon_holds(setup, capsys) -> None: 
         captured = capsys.readouterr()
         assert "a running reconciler holds its lease" in captured.err and "--force" in captured.err
         code, doc = run(capsys, "apply", "--config", str(config), "--dry-run", "-o", "json")
-        assert code == 0 and doc["requests"]["writes"] == 0
+        assert code == 1 and doc["requests"]["writes"] == 0  # a dry run exits like plan
         code, doc = run(capsys, "apply", "--config", str(config), "--force", "-o", "json")
         assert code == 0 and doc["summary"]["create"] == 25
     finally:

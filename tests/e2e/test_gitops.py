@@ -283,6 +283,9 @@ def test_operators_read_drift_status_and_metrics_from_the_daemon(world: World,
     assert main_row["versions"]["pods"] == {second: 2} and main_row["versions"]["old"] == []
     assert main(["drift", "--server", daemon.url]) == 0
     assert "web.main" in capsys.readouterr().out
+    assert main(["status", "nosuch", "--server", daemon.url]) == 2
+    err = capsys.readouterr().err
+    assert "HTTP 404: no instance of service 'nosuch' is known" in err and "<" not in err
     metrics = daemon.get("/metrics")
     assert isinstance(metrics, str)
     samples = {line.split(" ")[0]: float(line.split(" ")[-1]) for line in metrics.splitlines()
