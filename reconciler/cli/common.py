@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TextIO
 
 from reconciler.config import Config, ConfigError, load_config
+from reconciler.scrub import scrub
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
 from reconciler.soa.files import SoaSource
 from reconciler.sources.directory import DirectoryTree
@@ -82,8 +84,23 @@ def check_services(tree: SoaSource, services: Iterable[str] | None, where: str) 
         unknown("service", services, tree.services()[0], where)
 
 
+class ScrubbedStream:
+    """A text stream whose every write goes through `reconciler.scrub` first (the CLI's stdout
+    and stderr: no credential reaches a terminal, a pipe or a CI log)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def err(message: str) -> None:
-    print(f"reconciler: {message}", file=sys.stderr)
+    print(f"reconciler: {scrub(message)}", file=sys.stderr)
 
 
 def worker_count() -> int:

@@ -84,7 +84,7 @@ def _server_message(exc: urllib.error.HTTPError) -> str:
     except (ValueError, OSError):
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("error"), str):
-        return doc["error"]
+        return str(doc["error"])
     return str(exc.reason)
 
 

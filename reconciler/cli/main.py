@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from typing import TextIO, cast
 
 from reconciler import __version__
 from reconciler.cli import (deploy_cmd, drift_cmd, generate_cmd, plan_cmd, render_cmd, resume_cmd, run_cmd,
                             sim_cmd, validate_cmd)
-from reconciler.cli.common import EXIT_ERROR, UsageError, err
+from reconciler.cli.common import EXIT_ERROR, ScrubbedStream, UsageError, err
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,11 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    out, error_stream = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = cast(TextIO, ScrubbedStream(out)), cast(TextIO, ScrubbedStream(error_stream))
     # One-shot commands build plenty of short-lived, acyclic data: the cycle collector would
     # only walk it again and again (about a tenth of a full render).
     gc.disable()
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except UsageError as exc:
         err(str(exc))
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         gc.enable()
+        sys.stdout, sys.stderr = out, error_stream
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from reconciler.daemon.logs import log, warn
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.state import DaemonState
 from reconciler.report.document import status_document
+from reconciler.scrub import scrub_bytes
 
 #: The webhook body is read up to this size (a push event is kilobytes).
 MAX_HOOK_BODY = 5 * 1024 * 1024
@@ -64,6 +65,7 @@ class Api:
             response: Response = getattr(self, f"on_{endpoint}")(request, **args)
         except HTTPException as exc:  # errors are JSON too, with the reason in `error`
             response = _json({"error": exc.description or exc.name}, exc.code or 500)
+        response.set_data(scrub_bytes(response.get_data()))  # no credential leaves the process
         return response(environ, start_response)
 
     def on_page(self, request: Request) -> Response:

@@ -1,4 +1,5 @@
-"""Structured logs: one line per decision, JSON when stderr is not a terminal, never a secret.
+"""Structured logs: one line per decision, JSON when stderr is not a terminal, never a secret
+(every line goes through `reconciler.scrub`).
 
 `log(event, **fields)` writes `{"ts", "level", "event", ...fields}`; on a terminal the same
 as `ts level event key=value ...`. Values are rendered with `repr`-free JSON, so a log line can
@@ -12,6 +13,8 @@ import logging
 import sys
 import time
 from typing import Any, TextIO
+
+from reconciler.scrub import scrub
 
 LOGGER = logging.getLogger("reconciler")
 
@@ -27,10 +30,10 @@ class _Formatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             fields["exception"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
         if self.as_json:
-            return json.dumps({"ts": stamp, "level": record.levelname.lower(), "event": record.getMessage(),
-                               **fields}, default=str, sort_keys=False)
+            return scrub(json.dumps({"ts": stamp, "level": record.levelname.lower(), "event": record.getMessage(),
+                                     **fields}, default=str, sort_keys=False))
         text = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in fields.items())
-        return f"{stamp} {record.levelname.lower():5} {record.getMessage()} {text}".rstrip()
+        return scrub(f"{stamp} {record.levelname.lower():5} {record.getMessage()} {text}".rstrip())
 
 
 def setup(stream: TextIO | None = None, *, level: int = logging.INFO, as_json: bool | None = None) -> None:

@@ -54,6 +54,7 @@ from reconciler.engine.marks import rfc3339
 from reconciler.engine.actions import Halt, PruneDecision
 from reconciler.report.status import Row
 from reconciler.retry_after import retry_after_seconds
+from reconciler.scrub import scrub_bytes
 
 EVENT_TYPES = ("degraded", "train_halted", "prune_refused")
 
@@ -355,7 +356,7 @@ class Notifier:
             scheme = urllib.parse.urlsplit(raw).scheme if "://" in raw else ""
             warn("notify URL unusable; event dropped", env=self.url_env, scheme=scheme or None)
             return
-        body = json.dumps(event, default=str).encode()
+        body = scrub_bytes(json.dumps(event, default=str).encode())
         exponential = wait_exponential(multiplier=self.backoff, max=self.max_backoff)
 
         def wait(state: RetryCallState) -> float:

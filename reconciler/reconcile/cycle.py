@@ -29,7 +29,7 @@ from reconciler.reconcile.apply import Outcome, execute
 from reconciler.reconcile.desired import wanted
 from reconciler.reconcile.observe import list_live, read_health
 from reconciler.reconcile.revision import Revision
-from reconciler.render.service import Outcome
+from reconciler.render.service import Outcome as RenderOutcome
 
 
 def policy_for(settings: ClusterConfig, label_domain: str) -> Policy:
@@ -134,6 +134,6 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
     return CycleResult(policy.cluster, mode.dry_run or not mode.apply, final, outcomes,
                        {k: after[k] - before[k] for k in after}, health,
                        invalid=[{"service": r.service, "instance": r.instance or "*", "error": r.error_text()}
-                                for r in mine if r.outcome is Outcome.INVALID],
+                                for r in mine if r.outcome is RenderOutcome.INVALID],
                        not_deployed=[{"service": r.service, "instance": r.instance, "deploy_group": r.deploy_group}
-                                     for r in mine if r.outcome is Outcome.NOT_DEPLOYED])
+                                     for r in mine if r.outcome is RenderOutcome.NOT_DEPLOYED])

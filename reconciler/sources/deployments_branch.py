@@ -22,7 +22,8 @@ import git
 from git.index.typ import BaseIndexEntry
 from gitdb import IStream  # type: ignore[import-untyped]  # GitPython's own dependency
 
-from reconciler.sources.errors import SourceError, scrub
+from reconciler.scrub import scrub
+from reconciler.sources.errors import SourceError
 from reconciler.sources.mirror import Mirror
 
 FILE_NAME = "deployments.json"

@@ -26,7 +26,8 @@ import git
 from reconciler.soa.files import SoaSource
 from reconciler.soa.load import load_service
 from reconciler.sources.deployments_branch import DeploymentsBranch, path_of
-from reconciler.sources.errors import SourceError, scrub
+from reconciler.scrub import scrub
+from reconciler.sources.errors import SourceError
 from reconciler.sources.tags import deployments_document, encode_document, parse_ls_remote
 
 DEFAULT_TAG_TIMEOUT = 30.0

@@ -28,7 +28,8 @@ from typing import NoReturn
 
 import git
 
-from reconciler.sources.errors import SourceError, scrub
+from reconciler.scrub import scrub
+from reconciler.sources.errors import SourceError
 
 #: git's own rules for ref names, enough to keep a branch name inside refs/heads/
 _BAD_BRANCH = re.compile(r"(^[/.-])|(\.\.)|(//)|([\x00-\x20\x7f~^:?*\[\\])|(@\{)|(/\.)|(\.lock(/|$))|([/.]$)")
