@@ -106,6 +106,10 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
         lease_namespace=doc.get("lease_namespace", "reconciler"),
         state_dir=_expand(doc.get("state_dir", "~/.local/state/reconciler"), base),
         listen=doc.get("listen", "127.0.0.1:8080"),
+        auth_token_env=(doc.get("auth") or {}).get("token_env"),
+        allow_unauthenticated=bool(doc.get("allow_unauthenticated", False)),
+        max_body_bytes=int(doc.get("max_body_bytes", 1024 * 1024)),
+        client_timeout=parse_duration(doc.get("client_timeout", 30)),
         notify_url_env=(doc.get("notify") or {}).get("url_env"),
         path=path,
     )

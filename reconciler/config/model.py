@@ -71,6 +71,14 @@ class Config:
     lease_namespace: str = "reconciler"
     state_dir: str = "~/.local/state/reconciler"
     listen: str = "127.0.0.1:8080"
+    #: The environment variable holding the bearer token every endpoint but health, metrics and
+    #: the webhook requires; None: no authentication (then only a loopback `listen` is allowed,
+    #: unless `allow_unauthenticated`).
+    auth_token_env: str | None = None
+    allow_unauthenticated: bool = False
+    max_body_bytes: int = 1024 * 1024
+    #: Seconds a client may stay silent (slow headers or body) before it is disconnected.
+    client_timeout: float = 30.0
     notify_url_env: str | None = None
     path: str | None = None
 

@@ -88,6 +88,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "lease_namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
         "state_dir": {"type": "string", "minLength": 1},
         "listen": {"type": "string", "pattern": r"^[^\s:]*:\d{1,5}$"},
+        "auth": {
+            "type": "object",
+            "required": ["token_env"],
+            "properties": {"token_env": _env_name},
+            "additionalProperties": False,
+        },
+        "allow_unauthenticated": {"type": "boolean"},
+        "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 64 * 1024 * 1024},
+        "client_timeout": _duration_schema,
         "notify": {
             "type": "object",
             "properties": {"url_env": _env_name},

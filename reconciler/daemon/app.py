@@ -18,6 +18,7 @@ Shutdown (SIGTERM/SIGINT): no new job starts, the cycle in flight stops between 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import threading
 import time
@@ -32,7 +33,7 @@ from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import Config
-from reconciler.daemon.http import Api, Server
+from reconciler.daemon.http import Api, ListenError, Server
 from reconciler.daemon.leader import Elector, elector_for
 from reconciler.daemon.logs import error, log, warn
 from reconciler.daemon.metrics import Metrics
@@ -94,9 +95,17 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                           "misfire_grace_time": None})
         secret_env = config.soa_configs.webhook_secret_env
+        address = listen or config.listen
+        if config.auth_token_env is None and not config.allow_unauthenticated and not _loopback(address):
+            raise ListenError(f"refusing to listen on {address} without authentication: set auth: {{token_env: NAME}} "
+                              "(or allow_unauthenticated: true), or listen on 127.0.0.1")
+        token_env = config.auth_token_env
         self.api = Api(self.state, self.metrics, webhook_secret=lambda: _secret(secret_env),
-                       on_push=self.on_push, versions=self.versions)
-        self.server = Server(self.api, listen or config.listen)
+                       on_push=self.on_push, versions=self.versions,
+                       token=None if token_env is None else (lambda: _secret(token_env)),
+                       max_body_bytes=config.max_body_bytes)
+        self.server = Server(self.api, address, max_body_bytes=config.max_body_bytes,
+                             client_timeout=config.client_timeout)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -389,6 +398,17 @@ def _parse_time(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
     except ValueError:
         return None
+
+
+def _loopback(address: str) -> bool:
+    """`host:port` names a loopback address (127.0.0.0/8, ::1, localhost)."""
+    host = address.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # "" and 0.0.0.0 are every address; other hostnames are not assumed local
 
 
 def _secret(env: str | None) -> bytes | None:

@@ -7,12 +7,22 @@ GET  /metrics                  Prometheus
 GET  /api/v1/drift             the drift report (JSON); ?cluster=C&service=S narrow it
 GET  /api/v1/status/<service>  the rows of one service (JSON)
 POST /api/v1/hooks/git         a git push: HMAC-checked, then an immediate poll (202); 401 if unsigned
+
+With a token (`auth: {token_env}`), every endpoint except /healthz, /readyz, /metrics and the
+webhook (authenticated by its signature) needs `Authorization: Bearer <token>`, compared in
+constant time. A webhook body seen in the last 24 h is answered 200 "duplicate" without a poll.
+Bodies over `max_body_bytes` are refused (413) and a client silent for `client_timeout` seconds
+is disconnected (Waitress' own limits).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,8 +38,11 @@ from reconciler.daemon.state import DaemonState
 from reconciler.report.document import status_document
 from reconciler.scrub import scrub_bytes
 
-#: The webhook body is read up to this size (a push event is kilobytes).
-MAX_HOOK_BODY = 5 * 1024 * 1024
+#: Endpoints open without the bearer token (probes, Prometheus, and the signed webhook).
+OPEN_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "hook"})
+#: How long a webhook body is remembered as delivered, and how many are (bounded memory).
+REPLAY_WINDOW = 24 * 3600.0
+REPLAY_MEMORY = 10_000
 
 
 def _json(doc: Any, status: int = 200) -> Response:
@@ -41,8 +54,19 @@ class Api:
 
     def __init__(self, state: DaemonState, metrics: Metrics, *, webhook_secret: Callable[[], bytes | None],
                  on_push: Callable[[dict[str, Any]], None],
-                 versions: Callable[[str], dict[str, Any]] | None = None) -> None:
+                 versions: Callable[[str], dict[str, Any]] | None = None,
+                 token: Callable[[], bytes | None] | None = None, max_body_bytes: int = 1024 * 1024,
+                 replay_memory: int = REPLAY_MEMORY, clock: Callable[[], float] = time.monotonic) -> None:
+        """`token`: None, no authentication; else read at each request (rotations need no
+        restart), and while it reads None every protected request is refused."""
         self.state = state
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+        #: sha256 of webhook bodies delivered -> when (oldest first)
+        self.seen: OrderedDict[str, float] = OrderedDict()
+        self.replay_memory = replay_memory
+        self.clock = clock
+        self._seen_lock = threading.Lock()
         self.metrics = metrics
         self.webhook_secret = webhook_secret
         self.on_push = on_push
@@ -62,11 +86,40 @@ class Api:
         request = Request(environ)
         try:
             endpoint, args = self.urls.bind_to_environ(environ).match()
-            response: Response = getattr(self, f"on_{endpoint}")(request, **args)
+            denied = None if endpoint in OPEN_ENDPOINTS else self._denied(request)
+            response: Response = denied or getattr(self, f"on_{endpoint}")(request, **args)
         except HTTPException as exc:  # errors are JSON too, with the reason in `error`
             response = _json({"error": exc.description or exc.name}, exc.code or 500)
         response.set_data(scrub_bytes(response.get_data()))  # no credential leaves the process
         return response(environ, start_response)
+
+    def _denied(self, request: Request) -> Response | None:
+        """A 401 unless the request carries the bearer token (or no token is configured)."""
+        if self.token is None:
+            return None
+        expected = self.token()
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if expected and scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), expected):
+            return None
+        reason = "missing or wrong bearer token" if expected else "the API token is not set: every request is refused"
+        response = _json({"error": reason}, 401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="reconciler"'
+        return response
+
+    def _replayed(self, body: bytes) -> bool:
+        """Remember `body`; True when it was delivered within REPLAY_WINDOW already."""
+        digest = hashlib.sha256(body).hexdigest()
+        now = self.clock()
+        with self._seen_lock:
+            while self.seen and now - next(iter(self.seen.values())) > REPLAY_WINDOW:
+                self.seen.popitem(last=False)  # older than the window: forgotten
+            if digest in self.seen:
+                return True
+            self.seen[digest] = now
+            while len(self.seen) > self.replay_memory:
+                self.seen.popitem(last=False)  # the oldest beyond the memory
+            return False
 
     def on_page(self, request: Request) -> Response:
         return Response(page.render(self.state.drift()), mimetype="text/html")
@@ -94,12 +147,17 @@ class Api:
         return _json(status_document(service, drift, self.versions(service)))
 
     def on_hook(self, request: Request) -> Response:
-        body = request.get_data(cache=False)[:MAX_HOOK_BODY + 1]
-        if len(body) > MAX_HOOK_BODY:
+        if (request.content_length or 0) > self.max_body_bytes:
+            return _json({"error": "body too large"}, 413)
+        body = request.get_data(cache=False)[:self.max_body_bytes + 1]
+        if len(body) > self.max_body_bytes:
             return _json({"error": "body too large"}, 413)
         if not webhook.verify(self.webhook_secret(), body, request.headers.get(webhook.HEADER)):
             warn("webhook refused", reason="bad or missing signature", remote=request.remote_addr)
             return _json({"error": "bad or missing signature"}, 401)
+        if self._replayed(body):
+            log("webhook duplicate ignored", event_type=request.headers.get("X-GitHub-Event"))
+            return _json({"duplicate": True}, 200)
         try:
             payload = json.loads(body) if body else {}
         except ValueError:
@@ -116,11 +174,13 @@ class ListenError(Exception):
 class Server:
     """Waitress serving an Api on `listen` (`host:port`; port 0 picks a free one) in a thread."""
 
-    def __init__(self, app: Api, listen: str) -> None:
+    def __init__(self, app: Api, listen: str, *, max_body_bytes: int = 1024 * 1024,
+                 client_timeout: float = 30.0) -> None:
         host, _, port = listen.rpartition(":")
         try:
             self._server = create_server(app, host=host or "127.0.0.1", port=int(port), threads=4,
-                                         ident="reconciler")
+                                         ident="reconciler", max_request_body_size=max_body_bytes,
+                                         channel_timeout=client_timeout, cleanup_interval=max(1, int(client_timeout / 2)))
         except OSError as exc:
             raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)

@@ -536,7 +536,8 @@ def test_the_base_renders_what_the_daemon_needs(base: Base) -> None:
     config = base.config  # valid for `reconciler validate --config`
     assert config.lease_namespace == base.namespace == base.one("Role")["metadata"]["namespace"]
     assert all(c.in_cluster for c in config.clusters.values())
-    assert config.listen == "0.0.0.0:8080"
+    assert config.listen == "0.0.0.0:8080" and config.auth_token_env == "RECONCILER_API_TOKEN"
+    assert not config.allow_unauthenticated and config.max_body_bytes == 1024 * 1024
     assert config.soa_configs is not None and config.soa_configs.webhook_secret_env == "RECONCILER_WEBHOOK_SECRET"
 
     deployment = base.one("Deployment")
