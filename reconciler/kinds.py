@@ -43,6 +43,7 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
     Kind("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers"),
     Kind("Pod", "v1", "pods"),
     Kind("Lease", "coordination.k8s.io/v1", "leases"),
+    Kind("ConfigMap", "v1", "configmaps"),
 )}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.parse
@@ -43,6 +44,8 @@ from reconciler.report.document import drift_document, status_document, versions
 from reconciler.report.status import SETTLED, Row, instance_rows
 
 Versions = dict[str, dict[tuple[str, str], dict[str, int]]]
+#: The bearer token sent to a daemon that requires one (its `auth.token_env`).
+API_TOKEN_ENV = "RECONCILER_API_TOKEN"
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -53,7 +56,8 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     status.add_argument("service", metavar="SERVICE")
     for p, formats in ((drift, ("table", "json", "markdown")), (status, ("table", "json"))):
         p.add_argument("--config", help="reconciler.yaml: read git and the clusters directly")
-        p.add_argument("--server", metavar="URL", help="ask a running daemon instead (http://host:port)")
+        p.add_argument("--server", metavar="URL", help="ask a running daemon instead (http://host:port; "
+                                                        "the token in $RECONCILER_API_TOKEN is sent if set)")
         p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's source)")
         p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
         p.add_argument("-o", "--output", choices=formats, default="table")
@@ -65,8 +69,11 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 # ---------------------------------------------------------------------- reading
 def _from_server(url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    token = os.environ.get(API_TOKEN_ENV)
+    request = urllib.request.Request(url.rstrip("/") + path + query,
+                                     headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url.rstrip("/") + path + query, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             doc = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise UsageError(f"{url}{path}: HTTP {exc.code}: {_server_message(exc)}") from None

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"expected SERVICE.INSTANCE, got {args.target!r}")
     unknown("cluster", [args.cluster], config.clusters, args.config)
     settings = config.clusters[args.cluster]
-    policy = policy_for(settings, config.label_domain)
+    policy = policy_for(settings, config.label_domain, config.lease_namespace)
     selector = f"{policy.managed_selector},{policy.key('service')}={service},{policy.key('instance')}={instance}"
     now = datetime.now(timezone.utc)
     lifted: list[dict[str, Any]] = []

@@ -64,8 +64,10 @@ class Cluster(Protocol):
         ...
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
-               propagation: str = "Background", uid: str | None = None, dry_run: bool = False) -> None:
-        """Delete one object; with `uid`, only that incarnation of it (else Conflict)."""
+               propagation: str = "Background", uid: str | None = None, resource_version: str | None = None,
+               dry_run: bool = False) -> None:
+        """Delete one object; with `uid`, only that incarnation of it, with `resource_version`
+        only if it has not changed since (else Conflict)."""
         ...
 
     def close(self) -> None:

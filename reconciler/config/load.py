@@ -76,6 +76,7 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
             rollout=RolloutBudget(**(c.get("rollout") or {})),
             prune=bool(c.get("prune", False)),
             max_prune_fraction=float(c.get("max_prune_fraction", 0.5)),
+            prune_window=parse_duration(c.get("prune_window", 3600)),
             heal_drift=bool(c.get("heal_drift", True)),
             allow_recreate=bool(c.get("allow_recreate", False)),
             pdb_max_unavailable=c.get("pdb_max_unavailable", 1),

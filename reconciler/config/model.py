@@ -28,6 +28,7 @@ class ClusterConfig:
     rollout: RolloutBudget = field(default_factory=RolloutBudget)
     prune: bool = False
     max_prune_fraction: float = 0.5
+    prune_window: float = 3600.0
     heal_drift: bool = True
     allow_recreate: bool = False
     pdb_max_unavailable: int | str = 1

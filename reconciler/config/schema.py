@@ -70,6 +70,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     },
                     "prune": {"type": "boolean"},
                     "max_prune_fraction": _fraction,
+                    "prune_window": _duration_schema,
                     "heal_drift": {"type": "boolean"},
                     "allow_recreate": {"type": "boolean"},
                     "pdb_max_unavailable": {"anyOf": [{"type": "integer", "minimum": 0},

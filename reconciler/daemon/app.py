@@ -309,7 +309,7 @@ class Daemon:
             mode = Mode(apply=leader, check_drift=check_drift, sources_ok=self.poll_result.error is None,
                         fleet_wide=name in self._fleet_wide,
                         may_write=lambda: elector.is_leader() and not self._stopping.is_set())
-            result = reconcile(cluster, policy_for(settings, self.config.label_domain), self.revision, mode)
+            result = reconcile(cluster, policy_for(settings, self.config.label_domain, self.config.lease_namespace), self.revision, mode)
         except ClusterError as exc:
             self.state.set_cluster(name, reachable=False, error=str(exc))
             error("cycle failed", cluster=name, error=str(exc))

@@ -51,6 +51,9 @@ class Action:
     #: The fields that differ between the rendering and the live object, when the listing
     #: carried them (drift, and the updates git asks for).
     differences: tuple[Difference, ...] = field(default=(), compare=False, repr=False)
+    #: A delete of an object git no longer has (a prune: recorded in the ledger first), and the
+    #: kind group it counts in ("" for companions, which count in none).
+    prune_group: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The action in the plan JSON shape (spec section 7)."""
@@ -60,14 +63,28 @@ class Action:
 
 
 @dataclass(frozen=True)
+class GroupCount:
+    """One kind group's share of a prune: the objects it would delete now and the managed ones
+    on the cluster now (companions, PDBs and HPAs, count in no group: they follow their workload)."""
+
+    group: str
+    doomed: int
+    managed: int
+
+
+@dataclass(frozen=True)
 class PruneDecision:
     """How many objects git no longer has, and whether deleting them was refused (and why).
-    `orphans`: (kind, namespace, name, service, instance) of each candidate."""
+    `orphans`: (kind, namespace, name, service, instance) of each candidate. `groups` and
+    `recent` (deletions per group in the prune window) are what the fraction was computed from,
+    so that it can be computed again against a fresher ledger just before deleting."""
 
     candidates: int
     refused: bool
     reason: str | None
     orphans: tuple[tuple[str, str | None, str, str, str], ...] = field(default=(), compare=False)
+    groups: tuple[GroupCount, ...] = field(default=(), compare=False)
+    recent: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"candidates": self.candidates, "refused": self.refused, "reason": self.reason}

@@ -39,11 +39,12 @@ def pair(desired: Sequence[Desired], live: Sequence[Mapping[str, Any]]) -> tuple
 
 
 def plan(wanted: Wanted, live: Sequence[Mapping[str, Any]], policy: Policy, *,
-         compare: bool = False, sources_ok: bool = True) -> Plan:
+         compare: bool = False, sources_ok: bool = True, recent: Mapping[str, int] | None = None) -> Plan:
     """The plan for `policy.cluster`. With `compare`, objects in sync by config_sha and replicas are also
     compared field by field when their listing carries them (drift). Without `sources_ok` (git
-    could not be read: `wanted` is the last good state) nothing is pruned."""
+    could not be read: `wanted` is the last good state) nothing is pruned. `recent`: prune
+    deletions per kind group within the prune window (see `prune`)."""
     planned, live_by_key = pair(wanted.objects, live)
     first = applies(planned, live_by_key, policy, compare=compare)
-    pruning = prune(live_by_key, planned, first.replaced, wanted, policy, sources_ok=sources_ok)
+    pruning = prune(live_by_key, planned, first.replaced, wanted, policy, sources_ok=sources_ok, recent=recent)
     return Plan(policy.cluster, ordered(first.actions, [*first.late_deletes, *pruning.deletes]), pruning.decision)

@@ -29,7 +29,8 @@ class Policy:
 
     `label_domain`: the prefix of every label and annotation the reconciler reads and writes.
     `prune` / `max_prune_fraction` / `allow_mass_prune`: deleting what git no longer has (the
-    last lifts the fraction, for one run). `allow_recreate`: replace a workload whose immutable
+    last lifts the fraction, for one run); `prune_window`: seconds over which the fraction is
+    counted; `ledger_namespace`: where the cluster's record of prune deletions lives. `allow_recreate`: replace a workload whose immutable
     fields changed. `heal_drift`: drift becomes an update (else it is only reported). `ignore`:
     JSON pointers per kind left out of field comparisons. `budget`: rollout budgets.
     `progress_deadline_seconds`: when a StatefulSet's rollout has failed (Deployments carry it).
@@ -40,6 +41,8 @@ class Policy:
     prune: bool = False
     max_prune_fraction: float = 0.5
     allow_mass_prune: bool = False
+    prune_window: float = 3600.0
+    ledger_namespace: str = "reconciler"
     allow_recreate: bool = False
     heal_drift: bool = True
     ignore: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

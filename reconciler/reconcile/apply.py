@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.cluster.errors import ClusterError, Conflict, NotFound
 from reconciler.cluster.protocol import INITIAL_REPLICAS_MANAGER, Cluster
 from reconciler.engine.actions import Action, Plan
 from reconciler.engine.policy import Policy
+from reconciler.reconcile.ledger import Ledger
 from reconciler.kinds import WORKLOAD_KINDS
 
 WRITING_ACTIONS = ("create", "update", "scale", "delete")
@@ -36,18 +38,23 @@ class Outcome:
 
 
 def execute(cluster: Cluster, plan: Plan, policy: Policy, *, dry_run: bool = False,
-            may_write: Callable[[], bool] | None = None) -> list[Outcome]:
+            may_write: Callable[[], bool] | None = None, now: datetime | None = None) -> list[Outcome]:
     """Apply `plan`'s create/update/scale/delete actions in order; noop and wait do nothing.
 
     With `dry_run` every write is sent as a server dry run, except for objects inside a namespace
     the plan itself creates: the server cannot check those before the namespace exists.
     `may_write` is asked before every action: once it says no (the lease was lost, the daemon is
     stopping), nothing more is written and the remaining actions are reported as not attempted.
+    Prune deletes are recorded in the cluster's prune ledger first (`ledger.Ledger.record`); if
+    the fraction counted against it is over, or the ledger cannot be written, none is made.
     """
     initial = _initial_replicas(plan)
     new_namespaces = {a.name for a in plan.actions if a.kind == "Namespace" and a.action == "create"}
     outcomes = []
     stopped = False
+    prunes = [a for a in plan.actions if a.action == "delete" and a.prune_group is not None]
+    refused: str | None = None
+    recorded = False
     for action in plan.actions:
         if action.action not in WRITING_ACTIONS:
             continue
@@ -55,6 +62,16 @@ def execute(cluster: Cluster, plan: Plan, policy: Policy, *, dry_run: bool = Fal
             stopped = True
             outcomes.append(Outcome(action, False, "not attempted: writing stopped (lease lost or shutting down)"))
             continue
+        if action.prune_group is not None and action.action == "delete" and not dry_run:
+            if not recorded:
+                recorded = True
+                try:
+                    refused = Ledger(cluster, policy).record(prunes, plan.prune, now or datetime.now(UTC))
+                except ClusterError as exc:
+                    refused = f"the prune ledger could not be written: {exc}"
+            if refused is not None:
+                outcomes.append(Outcome(action, False, f"not deleted: {refused}"))
+                continue
         if dry_run and action.namespace in new_namespaces:
             outcomes.append(Outcome(action, True))
             continue
@@ -110,9 +127,9 @@ def _apply(cluster: Cluster, action: Action, policy: Policy,
                       field_manager=INITIAL_REPLICAS_MANAGER, dry_run=dry_run)
 
 
-def _still_ours(cluster: Cluster, action: Action, policy: Policy) -> str | None:
-    """Re-read the object: its uid, None when it does not exist; Conflict when an unmanaged
-    object of that name is there (it is never taken over)."""
+def _still_ours(cluster: Cluster, action: Action, policy: Policy) -> dict[str, Any] | None:
+    """Read the object again: as it is now, None when it does not exist; Conflict when an
+    unmanaged object of that name is there (it is never taken over, never deleted)."""
     try:
         live = cluster.get(action.kind, action.name, action.namespace)
     except NotFound:
@@ -120,24 +137,25 @@ def _still_ours(cluster: Cluster, action: Action, policy: Policy) -> str | None:
     if not policy.managed(live):
         raise Conflict(f"{action.kind} {action.namespace or ''}/{action.name}: an unmanaged object of "
                        "that name exists; not touched")
-    uid = (live.get("metadata") or {}).get("uid")
-    return uid if isinstance(uid, str) else None
+    return live
 
 
 def _delete(cluster: Cluster, action: Action, policy: Policy, dry_run: bool) -> None:
-    """Delete the incarnation the plan saw (uid precondition); on a conflict (it was replaced
-    since), re-read and delete the managed one now there, once."""
-    uid = ((action.live or {}).get("metadata") or {}).get("uid")
+    """Delete the managed object of that name as a fresh read finds it, with that read's uid and
+    resourceVersion as preconditions: a stale listing never deletes an object replaced or
+    changed since. Gone already: done. A conflict (changed between the read and the delete):
+    read again and retry."""
     for attempt in range(CONFLICT_ATTEMPTS):
+        live = _still_ours(cluster, action, policy)
+        if live is None:
+            return  # already gone: what the action wanted
+        meta = live.get("metadata") or {}
         try:
-            cluster.delete(action.kind, action.name, action.namespace, uid=uid, dry_run=dry_run)
+            cluster.delete(action.kind, action.name, action.namespace, uid=meta.get("uid"),
+                           resource_version=meta.get("resourceVersion"), dry_run=dry_run)
             return
         except NotFound:
-            return  # already gone: what the action wanted
+            return
         except Conflict:
             if attempt + 1 == CONFLICT_ATTEMPTS:
                 raise
-            uid = _still_ours(cluster, action, policy)
-            if uid is None:
-                return
-

@@ -27,16 +27,19 @@ from reconciler.engine.train import guard
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.reconcile.apply import Outcome, execute
 from reconciler.reconcile.desired import wanted
+from reconciler.reconcile.ledger import Ledger
 from reconciler.reconcile.observe import list_live, read_health
 from reconciler.reconcile.revision import Revision
 from reconciler.render.service import Outcome as RenderOutcome
 
 
-def policy_for(settings: ClusterConfig, label_domain: str) -> Policy:
-    """The engine's rules for a cluster, from its settings (and the installation's label domain)."""
+def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str = "reconciler") -> Policy:
+    """The engine's rules for a cluster, from its settings (and the installation's label domain
+    and lease namespace, where the prune ledger lives)."""
     rollout = settings.rollout
     return Policy(settings.name, label_domain, prune=settings.prune,
-                  max_prune_fraction=settings.max_prune_fraction, allow_recreate=settings.allow_recreate,
+                  max_prune_fraction=settings.max_prune_fraction, prune_window=settings.prune_window,
+                  ledger_namespace=lease_namespace, allow_recreate=settings.allow_recreate,
                   heal_drift=settings.heal_drift, ignore=settings.ignore_differences,
                   budget=Budget(rollout.max_concurrent_bounces, rollout.max_unavailable_fraction,
                                 rollout.bounces_per_minute),
@@ -123,11 +126,16 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
         live = [o for o in live if o.get("kind") == "Namespace" or policy.label(o, "service") in mode.services]
     health = read_health(cluster, live, policy, now=now)
     planned = plan(desired, live, policy, compare=mode.check_drift, sources_ok=mode.sources_ok)
+    if planned.prune.candidates and not planned.prune.refused and not policy.allow_mass_prune:
+        # a prune within this cycle's bounds: count what was deleted in the window too (a
+        # refusal without it stands: the window only adds to the fraction)
+        planned = plan(desired, live, policy, compare=mode.check_drift, sources_ok=mode.sources_ok,
+                       recent=Ledger(cluster, policy).recent(now))
     guarded = guard(planned, health, policy, auto_rollback=desired.auto_rollback)
     final = annotate(gate(guarded, workloads, policy, now=now, fleet_wide=mode.fleet_wide), policy, now=now)
     outcomes: list[Outcome] = []
     if mode.apply:
-        outcomes = execute(cluster, final, policy, dry_run=mode.dry_run, may_write=mode.may_write)
+        outcomes = execute(cluster, final, policy, dry_run=mode.dry_run, may_write=mode.may_write, now=now)
     after = cluster.counters.snapshot()
     mine = [r for r in rendered.results if r.cluster == policy.cluster
             and (mode.services is None or r.service in mode.services)]

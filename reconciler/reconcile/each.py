@@ -44,7 +44,8 @@ def reconcile_each(config: Config, names: Sequence[str], revision: Revision, mod
                 if reason is not None:
                     runs.append(ClusterRun(name, error=reason))
                     continue
-                result = reconcile(backend, policy_for(config.clusters[name], config.label_domain), revision, mode)
+                policy = policy_for(config.clusters[name], config.label_domain, config.lease_namespace)
+                result = reconcile(backend, policy, revision, mode)
                 runs.append(ClusterRun(name, result, then(name, backend, result) if then is not None else None))
             finally:
                 backend.close()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.protocol import Cluster
+from tests.support.fleet import Fleet
 
 BACKENDS = [pytest.param("sim", id="sim"), pytest.param("kube", id="kube", marks=pytest.mark.kube)]
 
@@ -93,3 +94,16 @@ def statefulset(name: str, namespace: str, *, replicas: int = 2, image: str = "r
                  "template": {"metadata": {"labels": dict(selector)},
                               "spec": {"containers": [{"name": "main", "image": image}]}}},
     }
+
+
+@pytest.fixture
+def fleet(cluster: Cluster, tmp_path: Path) -> Any:
+    made: list[Fleet] = []
+
+    def make(**settings: Any) -> Fleet:
+        made.append(Fleet(cluster, tmp_path / "soa", **settings))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.cleanup()

@@ -58,10 +58,10 @@ def live_of(items: list[Desired]) -> list[dict[str, Any]]:
 
 
 def run(want: list[Desired], have: list[dict[str, Any]], *, drift: bool = False, sources_ok: bool = True,
-        protected_services: frozenset[str] = frozenset(),
-        protected_instances: frozenset[tuple[str, str]] = frozenset(), **policy: Any) -> Plan:
+        protected_services: frozenset[str] = frozenset(), protected_instances: frozenset[tuple[str, str]] = frozenset(),
+        recent: dict[str, int] | None = None, **policy: Any) -> Plan:
     return plan(Wanted(want, protected_services, protected_instances), have, Policy("norcal-prod", DOMAIN, **policy),
-                compare=drift, sources_ok=sources_ok)
+                compare=drift, sources_ok=sources_ok, recent=recent)
 
 
 def steps(p: Plan) -> list[tuple[str, str, str]]:
@@ -316,3 +316,30 @@ def test_as_dict_shapes_match_the_spec() -> None:
 def test_deterministic() -> None:
     want, have = desired(K8S, "main"), live_of(desired())
     assert run(want, have, prune=True) == run(want, have, prune=True)
+
+
+def test_the_prune_fraction_counts_the_deletions_of_the_window() -> None:
+    ten = "\n".join(f"i{n}:\n  instances: 1" for n in range(10))
+    names = [f"i{n}" for n in range(10)]
+    five_left = live_of(desired(ten, *names[:5]))
+    # an earlier commit deleted five of ten: 2 more now would make 7 of 10 in the window
+    p = run(desired(ten, *names[:3]), five_left, prune=True, recent={"workloads": 5})
+    assert p.prune.refused and p.summary()["delete"] == 0
+    assert p.prune.reason == ("would delete 2 of 5 managed workloads, after 5 deleted in the last 3600 s "
+                              "(70% of 10), over max_prune_fraction 0.5")
+    assert run(desired(ten, *names[:3]), five_left, prune=True).summary()["delete"] == 4  # 2 of 5 alone: fine
+    assert not run(desired(ten, *names[:3]), five_left, prune=True, recent={"workloads": 5},
+                   allow_mass_prune=True).prune.refused
+    # what other groups deleted does not count against workloads
+    assert not run(desired(ten, *names[:3]), five_left, prune=True, recent={"services": 50}).prune.refused
+
+
+def test_prune_deletes_carry_their_group_and_companions_count_in_none() -> None:
+    p = removed_canary(prune=True)
+    groups = {(a.kind, a.prune_group) for a in p.actions if a.action == "delete"}
+    assert groups == {("Deployment", "workloads"), ("PodDisruptionBudget", "")}
+    assert [(g.group, g.doomed, g.managed) for g in p.prune.groups] == [("workloads", 1, 2)]
+    other = {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "x", "namespace": "n", "labels": {f"{DOMAIN}/managed": "true"}}}
+    p = run([], [other], prune=True)
+    assert p.prune.refused and "1 of 1 other managed objects" in (p.prune.reason or "")

@@ -341,7 +341,8 @@ def exercise_cycles(ctx: AsServiceAccount) -> CyclesReport:
         revision = Revision.of(DirectoryTree(tree.root), [tree.cluster],
                                lambda c: settings.render_settings(tree.domain), [tree.service])
         assert not [i for i in revision.view().issues if i.is_error], revision.view().issues
-        result = reconcile(cluster, policy_for(settings, tree.domain), revision, Mode(apply=True, check_drift=True))
+        result = reconcile(cluster, policy_for(settings, tree.domain, ctx.base.config.lease_namespace), revision,
+                           Mode(apply=True, check_drift=True))
         assert not result.failed, [o.as_dict() for o in result.failed]
         return result
 
@@ -572,7 +573,9 @@ def test_the_base_renders_what_the_daemon_needs(base: Base) -> None:
     env = {e["name"]: e for e in c["env"]}
     secret_refs = {name: e["valueFrom"]["secretKeyRef"] for name, e in env.items()
                    if "secretKeyRef" in e.get("valueFrom", {})}
-    assert set(secret_refs) == {"RECONCILER_WEBHOOK_SECRET", "RECONCILER_GIT_USERNAME", "RECONCILER_GIT_PASSWORD"}
+    assert set(secret_refs) == {"RECONCILER_WEBHOOK_SECRET", "RECONCILER_GIT_USERNAME", "RECONCILER_GIT_PASSWORD",
+                                "RECONCILER_API_TOKEN"}
+    assert secret_refs["RECONCILER_API_TOKEN"]["name"] == "reconciler-api"
     assert secret_refs["RECONCILER_WEBHOOK_SECRET"]["name"] == "reconciler-webhook"
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
@@ -761,9 +764,10 @@ def test_the_granted_verbs_are_exactly_the_verbs_the_code_used(as_sa: AsServiceA
     used = [a for c in calls for a in accesses(c)]
 
     lease_ns = base.config.lease_namespace
-    lease_used = {(a.verb, a.group, a.resource) for a in used if a.resource == "leases"}
-    assert {a.namespace for a in used if a.resource == "leases"} == {lease_ns}
-    cluster_used = {(a.verb, a.group, a.resource) for a in used if a.resource != "leases"}
+    own = ("leases", "configmaps")  # the Leases and the prune ledger, in the lease namespace only
+    lease_used = {(a.verb, a.group, a.resource) for a in used if a.resource in own}
+    assert {a.namespace for a in used if a.resource in own} == {lease_ns}
+    cluster_used = {(a.verb, a.group, a.resource) for a in used if a.resource not in own}
 
     cluster_granted = expand(base.one("ClusterRole")["rules"])
     lease_granted = expand(base.one("Role")["rules"])
@@ -844,7 +848,6 @@ DENIED: list[dict[str, Any]] = [
     {"verb": "watch", "resource": "secrets", "namespace": "kube-system"},
     {"verb": "get", "resource": "configmaps", "namespace": "kube-system"},
     {"verb": "list", "resource": "configmaps"},
-    {"verb": "get", "resource": "configmaps", "namespace": "__own__"},  # it is mounted, never read
     {"verb": "create", "resource": "pods", "namespace": "default"},
     {"verb": "delete", "resource": "pods", "namespace": "default"},
     {"verb": "deletecollection", "resource": "pods", "namespace": "default"},
@@ -901,6 +904,8 @@ ALLOWED: list[dict[str, Any]] = [
     {"verb": "list", "resource": "pods", "namespace": "default"},
     {"verb": "create", "group": "coordination.k8s.io", "resource": "leases", "namespace": "__own__"},
     {"verb": "patch", "group": "coordination.k8s.io", "resource": "leases", "namespace": "__own__"},
+    {"verb": "get", "resource": "configmaps", "namespace": "__own__"},  # the prune ledger
+    {"verb": "patch", "resource": "configmaps", "namespace": "__own__"},
 ]
 
 

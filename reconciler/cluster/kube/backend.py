@@ -171,13 +171,15 @@ class KubeCluster:
         return self._item(k, result, False)
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
-               propagation: str = "Background", uid: str | None = None, dry_run: bool = False) -> None:
+               propagation: str = "Background", uid: str | None = None, resource_version: str | None = None,
+               dry_run: bool = False) -> None:
         k = kind_of(kind)
         namespace = namespace if k.namespaced else None
         options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
                                    "propagationPolicy": propagation}
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+        if preconditions:
+            options["preconditions"] = preconditions
         if dry_run:
             options["dryRun"] = ["All"]
         # With a uid the delete can only ever hit the incarnation it names, so it is safe to send

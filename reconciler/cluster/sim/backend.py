@@ -201,7 +201,8 @@ class SimCluster:
         return {**{k: meta[k] for k in order if k in meta}, **{k: v for k, v in meta.items() if k not in order}}
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
-               propagation: str = "Background", uid: str | None = None, dry_run: bool = False) -> None:
+               propagation: str = "Background", uid: str | None = None, resource_version: str | None = None,
+               dry_run: bool = False) -> None:
         self._request("dry_runs" if dry_run else "writes")
         info = self._kind(kind)
         if propagation not in PROPAGATION:
@@ -217,6 +218,12 @@ class SimCluster:
                 raise Conflict(f'Operation cannot be fulfilled on {qualified} "{name}": the UID in the precondition '
                                f"({uid}) does not match the UID in record ({row.uid}). The object might have been "
                                "deleted and then recreated", reason="Conflict")
+            live_version = row.obj["metadata"].get("resourceVersion")
+            if resource_version is not None and resource_version != live_version:
+                qualified = info.kind + (f".{info.group}" if info.group else "")
+                raise Conflict(f'Operation cannot be fulfilled on {qualified} "{name}": the ResourceVersion in the '
+                               f"precondition ({resource_version}) does not match the ResourceVersion in record "
+                               f"({live_version}). The object might have been modified", reason="Conflict")
             if kind == "Namespace" and name in SYSTEM_NAMESPACES:
                 raise Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
                                 reason="Forbidden")

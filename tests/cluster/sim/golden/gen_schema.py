@@ -16,13 +16,17 @@ from pathlib import Path
 
 from capture import Client, load_env
 
-GROUPS = ["api/v1", "apis/apps/v1", "apis/policy/v1", "apis/autoscaling/v2", "apis/coordination.k8s.io/v1"]
+GROUPS = ["api/v1", "apis/apps/v1", "apis/policy/v1", "apis/autoscaling/v2", "apis/coordination.k8s.io/v1",
+          "apis/batch/v1", "apis/discovery.k8s.io/v1"]
 ROOTS = {"Namespace": "io.k8s.api.core.v1.Namespace", "Deployment": "io.k8s.api.apps.v1.Deployment",
          "StatefulSet": "io.k8s.api.apps.v1.StatefulSet", "ReplicaSet": "io.k8s.api.apps.v1.ReplicaSet",
          "ControllerRevision": "io.k8s.api.apps.v1.ControllerRevision", "Pod": "io.k8s.api.core.v1.Pod",
          "PodDisruptionBudget": "io.k8s.api.policy.v1.PodDisruptionBudget",
          "HorizontalPodAutoscaler": "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
-         "Lease": "io.k8s.api.coordination.v1.Lease"}
+         "Lease": "io.k8s.api.coordination.v1.Lease", "ConfigMap": "io.k8s.api.core.v1.ConfigMap",
+         "Service": "io.k8s.api.core.v1.Service", "ServiceAccount": "io.k8s.api.core.v1.ServiceAccount",
+         "Secret": "io.k8s.api.core.v1.Secret", "CronJob": "io.k8s.api.batch.v1.CronJob",
+         "Job": "io.k8s.api.batch.v1.Job", "EndpointSlice": "io.k8s.api.discovery.v1.EndpointSlice"}
 SCALARS = {"io.k8s.apimachinery.pkg.util.intstr.IntOrString": "s",
            "io.k8s.apimachinery.pkg.api.resource.Quantity": "q",
            "io.k8s.apimachinery.pkg.apis.meta.v1.Time": "s", "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime": "s",
