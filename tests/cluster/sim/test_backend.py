@@ -79,7 +79,7 @@ def test_errors_like_the_api_server(cluster: SimCluster) -> None:
     with pytest.raises(NotFound, match='namespaces "elsewhere" not found'):
         cluster.apply(deployment(namespace="elsewhere"))
     with pytest.raises(NotFound):
-        cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "ns"}})
+        cluster.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "x", "namespace": "ns"}})
     with pytest.raises(Invalid):
         cluster.list("Deployment", selector="a in (b")
     no_namespace = deployment()
