@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 FIELD_MANAGER = "reconciler"
@@ -61,6 +62,13 @@ class Cluster(Protocol):
     def create(self, obj: Obj, *, field_manager: str = FIELD_MANAGER) -> Obj:
         """Create `obj`; Conflict (409 AlreadyExists) when an object of that name exists. For
         objects that must have one writer at a time (a Lease): apply would silently update."""
+        ...
+
+    def set_managed_fields(self, kind: str, name: str, namespace: str | None, entries: Sequence[Obj], *,
+                           resource_version: str, dry_run: bool = False) -> Obj:
+        """Replace the object's `metadata.managedFields` with `entries` (a merge patch; nothing
+        else changes, no new generation), only if it is still at `resource_version` (else
+        Conflict): how ownership is moved, as kubectl's client-side-apply upgrade does."""
         ...
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *,

@@ -78,6 +78,7 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
             max_prune_fraction=float(c.get("max_prune_fraction", 0.5)),
             prune_window=parse_duration(c.get("prune_window", 3600)),
             heal_drift=bool(c.get("heal_drift", True)),
+            show_env_values=bool(c.get("show_env_values", False)),
             allow_recreate=bool(c.get("allow_recreate", False)),
             pdb_max_unavailable=c.get("pdb_max_unavailable", 1),
             pool_node_label=c.get("pool_node_label"),
@@ -112,6 +113,8 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
         max_body_bytes=int(doc.get("max_body_bytes", 1024 * 1024)),
         client_timeout=parse_duration(doc.get("client_timeout", 30)),
         notify_url_env=(doc.get("notify") or {}).get("url_env"),
+        redact_key_env=doc.get("redact_key_env"),
+        edit_managers=tuple((doc.get("drift") or {}).get("edit_managers", Config.edit_managers)),
         path=path,
     )
 

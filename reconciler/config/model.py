@@ -30,6 +30,7 @@ class ClusterConfig:
     max_prune_fraction: float = 0.5
     prune_window: float = 3600.0
     heal_drift: bool = True
+    show_env_values: bool = False
     allow_recreate: bool = False
     pdb_max_unavailable: int | str = 1
     pool_node_label: str | None = None
@@ -81,6 +82,10 @@ class Config:
     #: Seconds a client may stay silent (slow headers or body) before it is disconnected.
     client_timeout: float = 30.0
     notify_url_env: str | None = None
+    #: The environment variable holding the key env values in reports are hashed under (else a
+    #: key kept in state_dir); and the managers whose live-only fields are hand edits.
+    redact_key_env: str | None = None
+    edit_managers: tuple[str, ...] = ("kubectl", "kubectl-*", "before-first-apply", "Mozilla")
     path: str | None = None
 
     def render_settings(self, cluster: str) -> RenderSettings:

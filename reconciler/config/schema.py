@@ -72,6 +72,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "max_prune_fraction": _fraction,
                     "prune_window": _duration_schema,
                     "heal_drift": {"type": "boolean"},
+                    "show_env_values": {"type": "boolean"},
                     "allow_recreate": {"type": "boolean"},
                     "pdb_max_unavailable": {"anyOf": [{"type": "integer", "minimum": 0},
                                                       {"type": "string", "pattern": r"^\d{1,3}%$"}]},
@@ -96,6 +97,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
         },
         "allow_unauthenticated": {"type": "boolean"},
+        "redact_key_env": _env_name,
+        "drift": {
+            "type": "object",
+            "properties": {"edit_managers": {"type": "array", "items": {"type": "string", "minLength": 1}}},
+            "additionalProperties": False,
+        },
         "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 64 * 1024 * 1024},
         "client_timeout": _duration_schema,
         "notify": {

@@ -40,6 +40,7 @@ from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.notify import Notifier, Tracker
 from reconciler.daemon.state import DaemonState
 from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
+from reconciler.reconcile.redact_key import installation_key
 from reconciler.reconcile.revision import Revision
 from reconciler.render.tree import TreeRender
 from reconciler.report.document import versions_present
@@ -90,6 +91,7 @@ class Daemon:
         self._fleet_wide: set[str] = set()  # clusters whose rendering settings changed
         self._reported_revision: str | None = None  # invalid files/instances logged for it
         self._reported: set[Issue] = set()
+        self.redact_key: bytes | None = None  # read at start (state_dir exists then)
         self._force_poll = False  # a webhook asks for a poll now, backoff or not
         self._drifted: dict[str, dict[tuple[str, str], Row]] = {}  # per cluster, from the last resync
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
@@ -111,6 +113,7 @@ class Daemon:
     def start(self) -> None:
         """Read the sources once, start the HTTP server and the jobs."""
         os.makedirs(self.config.state_dir, exist_ok=True)
+        self.redact_key = installation_key(self.config)
         for name, settings in self.config.clusters.items():
             self.electors[name] = elector_for(name, settings, self.config, self.identity, self.timing,
                                               self._cluster)
@@ -309,7 +312,9 @@ class Daemon:
             mode = Mode(apply=leader, check_drift=check_drift, sources_ok=self.poll_result.error is None,
                         fleet_wide=name in self._fleet_wide,
                         may_write=lambda: elector.is_leader() and not self._stopping.is_set())
-            result = reconcile(cluster, policy_for(settings, self.config.label_domain, self.config.lease_namespace), self.revision, mode)
+            policy = policy_for(settings, self.config.label_domain, self.config.lease_namespace,
+                                redact_key=self.redact_key, edit_managers=self.config.edit_managers)
+            result = reconcile(cluster, policy, self.revision, mode)
         except ClusterError as exc:
             self.state.set_cluster(name, reachable=False, error=str(exc))
             error("cycle failed", cluster=name, error=str(exc))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.engine.drift import Difference
+from reconciler.engine.edits import Edit
 
 ACTIONS = ("create", "update", "scale", "delete", "noop", "wait")
 
@@ -54,6 +55,8 @@ class Action:
     #: A delete of an object git no longer has (a prune: recorded in the ledger first), and the
     #: kind group it counts in ("" for companions, which count in none).
     prune_group: str | None = None
+    #: Hand edits an update heals: their fields are taken over (managedFields) before the apply.
+    take_over: tuple[Edit, ...] = field(default=(), compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The action in the plan JSON shape (spec section 7)."""

@@ -20,11 +20,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.engine.changes import needs_apply
 from reconciler.engine.drift import Difference, differences
+from reconciler.engine.edits import Edit, hand_edits
+from reconciler.engine.redaction import redacted
 from reconciler.engine.objects import Key, key_of, plain, spec
 from reconciler.engine.actions import Action, Desired
 from reconciler.engine.policy import Policy
@@ -77,13 +79,22 @@ def immutable_changes(desired: Mapping[str, Any], live: Mapping[str, Any]) -> li
     return changed
 
 
-def field_differences(desired: Mapping[str, Any], live: Mapping[str, Any],
-                      ignore: Sequence[str]) -> tuple[Difference, ...]:
+def field_differences(desired: Mapping[str, Any], live: Mapping[str, Any], policy: Policy) -> tuple[Difference, ...]:
     """The fields of the rendering that differ in `live`; none when the listing was
-    metadata-only (a live object without a spec is not compared)."""
+    metadata-only (a live object without a spec is not compared). Values are redacted as the
+    policy says."""
     if "spec" not in live and desired.get("kind") != "Namespace":
         return ()
-    return tuple(differences(plain(desired), plain(live), ignore)[:MAX_DIFFERENCES])
+    found = differences(plain(desired), plain(live), policy.ignore.get(str(desired.get("kind")), ()))
+    return tuple(redacted(d, policy.redact_key) for d in found[:MAX_DIFFERENCES])
+
+
+def _edits(desired: Mapping[str, Any], live: Mapping[str, Any], policy: Policy) -> tuple[Edit, ...]:
+    """Hand edits of `live` (live-only fields of editing managers), differences redacted."""
+    if "spec" not in live:
+        return ()
+    return tuple(Edit(e.manager, e.fields, tuple(redacted(d, policy.redact_key) for d in e.differences))
+                 for e in hand_edits(desired, live, policy.edit_managers))
 
 
 def _describe(found: Sequence[Difference]) -> str:
@@ -136,17 +147,23 @@ def _change(key: Key, item: Desired, current: Mapping[str, Any], policy: Policy,
     """create/update/scale/noop of a managed object that is on the cluster."""
     change = needs_apply(item.obj, current, policy.label_domain)
     # field by field: drift (with `compare`), and what an update git asks for will change
-    found = field_differences(item.obj, current, policy.ignore.get(key[0], ())) if (
-        (change is None and compare) or (change is not None and not change.startswith("replicas "))) else ()
-    if change is None and found and policy.heal_drift:
-        return _act("update", key, item, f"drift: {_describe(found)}", current, found)
+    edits: tuple[Edit, ...] = ()
+    found: tuple[Difference, ...] = ()
+    if (change is None and compare) or (change is not None and not change.startswith("replicas ")):
+        edits = _edits(item.obj, current, policy)
+        found = (*field_differences(item.obj, current, policy), *(d for e in edits for d in e.differences))
+        found = tuple(sorted(found, key=lambda d: d.path))[:MAX_DIFFERENCES]
+    healable = [d for d in found if d.heal]
+    if change is None and healable and policy.heal_drift:
+        return replace(_act("update", key, item, f"drift: {_describe(found)}", current, found), take_over=edits)
     if change is None and found:
-        return _act("noop", key, item, f"drifted, not healed (heal_drift is off): {_describe(found)}", current, found)
+        why = "heal_drift is off" if healable else "reported, never healed"
+        return _act("noop", key, item, f"drifted, not healed ({why}): {_describe(found)}", current, found)
     if change is None:
         return _act("noop", key, item, "in sync", current)
     if change.startswith("replicas "):
         return _act("scale", key, item, change, current)
-    return _act("update", key, item, change, current, found)
+    return replace(_act("update", key, item, change, current, found), take_over=edits)
 
 
 def applies(planned: Mapping[Key, Desired], live_by_key: Mapping[Key, Mapping[str, Any]], policy: Policy, *,

@@ -52,14 +52,21 @@ class _Missing:
 _MISSING = _Missing()
 
 
+class Keyed(str):
+    """A list entry named by its merge key in a report path: `containers[main]`, `env[DEBUG]`."""
+
+
 @dataclass(frozen=True)
 class Difference:
-    """One differing field: `path` in report form (`spec.template.spec.containers[0].image`,
-    list indices those of the desired object); `live` is None when the field is absent."""
+    """One differing field: `path` in report form, list entries named by their merge key
+    (`spec.template.spec.containers[main].image`; atomic lists by index); `desired` is None for
+    a live-only field, `live` None when the field is absent. `heal`: an update may repair it
+    (False for what is reported only, such as `kubectl rollout restart`'s annotation)."""
 
     path: str
     desired: Any
     live: Any
+    heal: bool = True
 
 
 def differences(desired: dict[str, Any], live: dict[str, Any],
@@ -78,7 +85,7 @@ def differences(desired: dict[str, Any], live: dict[str, Any],
         else:
             paths = [prefix]
         for keys in paths:
-            path = report_path(keys)
+            path = report_path(_named(wanted, seen, keys))
             found[path] = Difference(path, _lookup(wanted, keys), _lookup(seen, keys))
     return [found[p] for p in sorted(found)]
 
@@ -102,12 +109,54 @@ def _changed(mine: Any, theirs: Any, keys: list[Any]) -> Iterator[tuple[list[Any
         yield keys, mine, theirs
 
 
+def merge_key(field: str, entry: Any) -> str | None:
+    """How an entry of the list `field` is named in a path (its merge key), None for lists
+    compared by position."""
+    key_of = _KEYS.get(field)
+    if key_of is None or not isinstance(entry, dict):
+        return None
+    key = key_of(entry)
+    if key is None:
+        return None
+    return "/".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+
+
+def _named(wanted: Any, seen: Any, keys: Sequence[Any]) -> list[Any]:
+    """`keys` (indices of the aligned lists) with keyed list entries named by their merge key."""
+    out: list[Any] = []
+    field = ""
+    for key in keys:
+        if isinstance(key, int) and isinstance(wanted, list):
+            entry = wanted[key] if key < len(wanted) else _MISSING
+            if entry is _MISSING and isinstance(seen, list) and key < len(seen):
+                entry = seen[key]
+            name = merge_key(field, entry)
+            out.append(Keyed(name) if name is not None else key)
+        else:
+            out.append(key)
+        wanted = _step(wanted, key)
+        seen = _step(seen, key)
+        field = key if isinstance(key, str) else ""
+    return out
+
+
+def _step(tree: Any, key: Any) -> Any:
+    if isinstance(tree, dict):
+        return tree.get(key, _MISSING)
+    if isinstance(tree, list) and isinstance(key, int) and key < len(tree):
+        return tree[key]
+    return _MISSING
+
+
 def report_path(keys: Sequence[Any]) -> str:
-    """`['spec', 'containers', 0, 'image']` -> `spec.containers[0].image`; keys that are not
-    identifiers are quoted: `metadata.labels["example.com/managed"]`."""
+    """`['spec', 'containers', Keyed('main'), 'image']` -> `spec.containers[main].image`
+    (an int is a position: `args[0]`); keys that are not identifiers are quoted:
+    `metadata.labels["example.com/managed"]`."""
     out = ""
     for key in keys:
-        if isinstance(key, int):
+        if isinstance(key, Keyed):
+            out += f"[{key}]"
+        elif isinstance(key, int):
             out += f"[{key}]"
         elif _IDENTIFIER.match(str(key)):
             out += f".{key}" if out else str(key)

@@ -68,7 +68,7 @@ def owned_fields(obj: Mapping[str, Any], manager: str = "reconciler") -> dict[st
         fields = entry.get("fieldsV1", {})
         if not isinstance(fields, Mapping):
             raise ValueError(f"managedFields entry of {manager!r}: fieldsV1 is not an object")
-        tree = _union(tree or {}, fields)
+        tree = union(tree or {}, fields)
     if tree is None:
         return None
     projected = _project(obj, _Node(tree, "")) if tree else {}
@@ -143,13 +143,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _union(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+def union(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     """Two FieldsV1 trees merged (the union of their sets)."""
     out = dict(left)
     for key, sub in right.items():
         if not isinstance(sub, Mapping):
             raise ValueError(f"FieldsV1 element {key!r} maps to {sub!r}, not an object")
-        out[key] = _union(out[key], sub) if key in out else dict(sub)
+        out[key] = union(out[key], sub) if key in out else dict(sub)
     return out
 
 
@@ -172,9 +172,30 @@ class _Node:
             if element.startswith("f:"):
                 self.fields[element[2:]] = _Node(sub, f"{where}.{element[2:]}")
             else:
-                self.items.append((_parse_item(element, where), _Node(sub, f"{where}[{element}]")))
+                self.items.append((parse_item(element, where), _Node(sub, f"{where}[{element}]")))
         if self.fields and self.items:
             raise ValueError(f"FieldsV1 at {where or '<root>'} mixes fields and list items")
+
+
+def project(value: Any, tree: Mapping[str, Any]) -> Any:
+    """The part of `value` a FieldsV1 `tree` names (None when it names none of it)."""
+    got = _project(value, _Node(tree, ""))
+    return None if got is _MISSING else got
+
+
+def subtract(tree: Mapping[str, Any], taken: Mapping[str, Any]) -> dict[str, Any]:
+    """`tree` without the fields of `taken` (a node `taken` names whole goes with all below it)."""
+    out: dict[str, Any] = {}
+    for element, sub in tree.items():
+        if element not in taken:
+            out[element] = sub
+            continue
+        if not taken[element]:
+            continue  # the whole node is taken
+        rest = subtract(sub, taken[element])
+        if rest and set(rest) != {"."}:
+            out[element] = rest
+    return out
 
 
 def _project(value: Any, node: _Node) -> Any:
@@ -207,9 +228,9 @@ def _project_item(index: int, item: Any, items: list[tuple[_Matcher, _Node]]) ->
         return _MISSING
     node = matched[0][1]
     for _, other in matched[1:]:  # several elements naming one item (`i:` and `k:`): their union
-        node = _Node(_union(node.tree, other.tree), node.where)
+        node = _Node(union(node.tree, other.tree), node.where)
     got = _project(item, node)
-    keys = [m.key for m, _ in matched if isinstance(m, _ByKey)]
+    keys = [m.key for m, _ in matched if isinstance(m, ByKey)]
     if keys and isinstance(got, dict) and not set(keys[0]) & set(got):
         got = {**{k: item.get(k, v) for k, v in keys[0].items()}, **got}
     return got
@@ -219,7 +240,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-class _ByKey:
+class ByKey:
     """Matches a keyed-list item by its key fields (`k:<json>`)."""
 
     def __init__(self, key: dict[str, Any]) -> None:
@@ -252,10 +273,10 @@ class _ByIndex:
         return index == self._position
 
 
-_Matcher = _ByKey | _ByValue | _ByIndex
+_Matcher = ByKey | _ByValue | _ByIndex
 
 
-def _parse_item(element: str, where: str) -> _Matcher:
+def parse_item(element: str, where: str) -> _Matcher:
     prefix, _, body = element.partition(":")
     at = where or "<root>"
     try:
@@ -263,7 +284,7 @@ def _parse_item(element: str, where: str) -> _Matcher:
             key = json.loads(body)
             if not isinstance(key, dict) or not key:
                 raise ValueError("not a non-empty JSON object")
-            return _ByKey(key)
+            return ByKey(key)
         if prefix == "v":
             return _ByValue(json.loads(body))
         if prefix == "i":

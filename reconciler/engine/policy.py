@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.engine.edits import DEFAULT_EDIT_MANAGERS
 from reconciler.engine.marks import annotation, key, label
 
 
@@ -32,7 +33,10 @@ class Policy:
     last lifts the fraction, for one run); `prune_window`: seconds over which the fraction is
     counted; `ledger_namespace`: where the cluster's record of prune deletions lives. `allow_recreate`: replace a workload whose immutable
     fields changed. `heal_drift`: drift becomes an update (else it is only reported). `ignore`:
-    JSON pointers per kind left out of field comparisons. `budget`: rollout budgets.
+    JSON pointers per kind left out of field comparisons; `edit_managers`: the field managers
+    whose live-only fields are hand edits (drift). `redact_key`: env values and Secret data in
+    differences are shown as an HMAC under this key (None: as they are, `show_env_values`).
+    `budget`: rollout budgets.
     `progress_deadline_seconds`: when a StatefulSet's rollout has failed (Deployments carry it).
     """
 
@@ -46,6 +50,8 @@ class Policy:
     allow_recreate: bool = False
     heal_drift: bool = True
     ignore: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    edit_managers: tuple[str, ...] = DEFAULT_EDIT_MANAGERS
+    redact_key: bytes | None = field(default=None, repr=False)
     budget: Budget = field(default_factory=Budget)
     progress_deadline_seconds: int = 600
 

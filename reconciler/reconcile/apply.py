@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.cluster.errors import ClusterError, Conflict, NotFound
-from reconciler.cluster.protocol import INITIAL_REPLICAS_MANAGER, Cluster
+from reconciler.cluster.protocol import FIELD_MANAGER, INITIAL_REPLICAS_MANAGER, Cluster
 from reconciler.engine.actions import Action, Plan
+from reconciler.engine.edits import hand_edits, take_over
 from reconciler.engine.policy import Policy
 from reconciler.reconcile.ledger import Ledger
 from reconciler.kinds import WORKLOAD_KINDS
@@ -105,6 +106,8 @@ def _apply(cluster: Cluster, action: Action, policy: Policy,
     desired = dict(action.desired or {})
     if action.action == "create":
         _still_ours(cluster, action, policy)
+    if action.take_over and action.live is not None:
+        _take_over(cluster, action, policy, dry_run)
     for attempt in range(CONFLICT_ATTEMPTS):
         try:
             cluster.apply(desired, dry_run=dry_run)
@@ -125,6 +128,29 @@ def _apply(cluster: Cluster, action: Action, policy: Policy,
                        "metadata": {"name": action.name, "namespace": action.namespace},
                        "spec": {"replicas": replicas}},
                       field_manager=INITIAL_REPLICAS_MANAGER, dry_run=dry_run)
+
+
+def _take_over(cluster: Cluster, action: Action, policy: Policy, dry_run: bool) -> None:
+    """Move the fields of the hand edits the update heals to the reconciler's own entry of
+    managedFields, so the apply that follows removes them (`engine.edits`). A conflict (the
+    object changed since it was listed) reads it again and computes the edits afresh, once."""
+    live: Mapping[str, Any] | None = action.live
+    edits = action.take_over
+    for attempt in range(2):
+        if live is None or not edits:
+            return
+        meta = live.get("metadata") or {}
+        entries = take_over(meta.get("managedFields") or [], edits, manager=FIELD_MANAGER,
+                            api_version=str(live.get("apiVersion", "")))
+        try:
+            cluster.set_managed_fields(action.kind, action.name, action.namespace, entries,
+                                       resource_version=str(meta.get("resourceVersion")), dry_run=dry_run)
+            return
+        except Conflict:
+            if attempt:
+                raise
+            live = _still_ours(cluster, action, policy)
+            edits = tuple(hand_edits(action.desired or {}, live, policy.edit_managers)) if live else ()
 
 
 def _still_ours(cluster: Cluster, action: Action, policy: Policy) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
 from reconciler.engine.actions import Plan
 from reconciler.engine.bookkeeping import annotate
+from reconciler.engine.edits import DEFAULT_EDIT_MANAGERS
 from reconciler.engine.health import Health
 from reconciler.engine.objects import Key
 from reconciler.engine.plan import plan
@@ -33,11 +34,15 @@ from reconciler.reconcile.revision import Revision
 from reconciler.render.service import Outcome as RenderOutcome
 
 
-def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str = "reconciler") -> Policy:
-    """The engine's rules for a cluster, from its settings (and the installation's label domain
-    and lease namespace, where the prune ledger lives)."""
+def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str = "reconciler", *,
+               redact_key: bytes | None = None, edit_managers: tuple[str, ...] | None = None) -> Policy:
+    """The engine's rules for a cluster, from its settings and the installation's: the label
+    domain, the lease namespace (where the prune ledger lives), the key env values are hashed
+    under (unless the cluster has `show_env_values`) and the managers of hand edits."""
     rollout = settings.rollout
     return Policy(settings.name, label_domain, prune=settings.prune,
+                  edit_managers=DEFAULT_EDIT_MANAGERS if edit_managers is None else edit_managers,
+                  redact_key=None if settings.show_env_values else redact_key,
                   max_prune_fraction=settings.max_prune_fraction, prune_window=settings.prune_window,
                   ledger_namespace=lease_namespace, allow_recreate=settings.allow_recreate,
                   heal_drift=settings.heal_drift, ignore=settings.ignore_differences,

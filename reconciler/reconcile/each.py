@@ -13,6 +13,7 @@ from reconciler.cluster.factory import connect
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import Config
 from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
+from reconciler.reconcile.redact_key import installation_key
 from reconciler.reconcile.revision import Revision
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ def reconcile_each(config: Config, names: Sequence[str], revision: Revision, mod
     after its cycle, while it is still connected. API errors end that cluster's run, with the
     error, and the next cluster goes on."""
     runs: list[ClusterRun[T]] = []
+    key = installation_key(config)
     for name in names:
         try:
             backend = connect(config.clusters[name])
@@ -44,7 +46,8 @@ def reconcile_each(config: Config, names: Sequence[str], revision: Revision, mod
                 if reason is not None:
                     runs.append(ClusterRun(name, error=reason))
                     continue
-                policy = policy_for(config.clusters[name], config.label_domain, config.lease_namespace)
+                policy = policy_for(config.clusters[name], config.label_domain, config.lease_namespace,
+                                    redact_key=key, edit_managers=config.edit_managers)
                 result = reconcile(backend, policy, revision, mode)
                 runs.append(ClusterRun(name, result, then(name, backend, result) if then is not None else None))
             finally:

@@ -70,7 +70,7 @@ def test_drift_shows_what_git_asks_and_what_someone_edited(config: Path, capsys:
     assert "max_concurrent_bounces" in next(r for r in rows.values() if r["status"] == "Waiting")["message"]
     i01 = rows["i01"]
     assert i01["desired"]["git_sha"] == SHA2 and i01["live"]["git_sha"] == SHA1
-    assert any(d["path"] == "spec.template.spec.containers[0].image" and d["desired"].endswith(SHA2)
+    assert any(d["path"] == "spec.template.spec.containers[i01].image" and d["desired"].endswith(SHA2)
                for d in i01["differences"])
     assert doc["instances"][0]["status"] != "Synced"  # bad rows first
     code, table, _ = cli(capsys, "drift", "--config", str(config), "--service", "fleet")

@@ -77,9 +77,10 @@ def test_edit_by_another_manager_is_drift(cluster: Cluster, namespace: str) -> N
     live = cluster.get("Deployment", meta["name"], namespace)
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/other:v9"
     foo = next(i for i, e in enumerate(container["env"]) if e["name"] == "FOO")
+    main = container["name"]
     assert differences(desired, live) == [
-        Difference(f"spec.template.spec.containers[0].env[{foo}].value", "bar", "edited"),
-        Difference("spec.template.spec.containers[0].image", container["image"], "registry.example.com/other:v9"),
+        Difference(f"spec.template.spec.containers[{main}].env[FOO].value", "bar", "edited"),
+        Difference(f"spec.template.spec.containers[{main}].image", container["image"], "registry.example.com/other:v9"),
     ]
     # A webhook's field, declared in ignore_differences, is no drift.
     ignore = ["/spec/template/spec/containers/0/image", f"/spec/template/spec/containers/0/env/{foo}/value"]

@@ -359,7 +359,7 @@ def test_detect_only_drift_stays_reported_between_resyncs(world: World) -> None:
                         field_manager="kubectl-edit")
     row = daemon.wait_for(lambda: (daemon.row("web", "main") or {}).get("status") == "Drifted"
                           and daemon.row("web", "main"), "the drift to be found", 30)
-    assert any(d["path"] == "spec.template.spec.containers[0].image" and d["live"] == "edited:1"
+    assert any(d["path"] == f"spec.template.spec.containers[{container}].image" and d["live"] == "edited:1"
                for d in row["differences"])
     for _ in range(8):  # many reconcile cycles (0.5 s) and resyncs (2 s): never healed, never Synced
         time.sleep(0.5)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.engine.drift import Difference, differences, report_path
+from reconciler.engine.drift import Keyed, Difference, differences, report_path
 
 
 def deployment(**container: Any) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def test_changed_image() -> None:
     desired = deployment()
     live = live_of(desired)
     container(live)["image"] = "registry.example.com/app:v2"
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[0].image",
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[main].image",
                                                      "registry.example.com/app:v1", "registry.example.com/app:v2")]
 
 
@@ -60,7 +60,7 @@ def test_env_value_changed() -> None:
     desired = deployment()
     live = live_of(desired)
     container(live)["env"][1]["value"] = "20"
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[0].env[1].value", "2", "20")]
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[main].env[B].value", "2", "20")]
 
 
 def test_env_is_keyed_by_name_not_position() -> None:
@@ -71,14 +71,14 @@ def test_env_is_keyed_by_name_not_position() -> None:
     container(live)["env"].reverse()
     assert differences(desired, live) == []
     container(live)["env"][0]["value"] = "changed"  # now B, at index 1 of desired
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[0].env[1].value", "2", "changed")]
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[main].env[B].value", "2", "changed")]
 
 
 def test_missing_env_entry_and_extra_live_entry() -> None:
     desired = deployment()
     live = live_of(desired)
     container(live)["env"] = [{"name": "A", "value": "1"}, {"name": "INJECTED", "value": "x"}]
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[0].env[1]",
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[main].env[B]",
                                                      {"name": "B", "value": "2"}, None)]
 
 
@@ -92,7 +92,7 @@ def test_containers_keyed_by_name_and_sidecars_ignored() -> None:
     containers.insert(0, {"name": "injected-sidecar", "image": "mesh:v1"})
     assert differences(desired, live) == []
     containers[1]["image"] = "helper:v2"
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[1].image", "helper:v1", "helper:v2")]
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[helper].image", "helper:v1", "helper:v2")]
 
 
 def test_ports_keyed_by_container_port() -> None:
@@ -102,7 +102,7 @@ def test_ports_keyed_by_container_port() -> None:
                                 {"containerPort": 8080, "name": "http", "protocol": "TCP"}]
     assert differences(desired, live) == []
     container(live)["ports"][0]["name"] = "prom"
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[0].ports[1].name", "metrics", "prom")]
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[main].ports[9090/TCP].name", "metrics", "prom")]
 
 
 def test_volume_mounts_and_claim_templates_keyed() -> None:
@@ -118,7 +118,7 @@ def test_volume_mounts_and_claim_templates_keyed() -> None:
          "status": {"phase": "Pending"}},
         {"metadata": {"name": "a"}, "spec": {"resources": {"requests": {"storage": "20Gi"}}}}]
     assert differences(desired, live) == [
-        Difference("spec.volumeClaimTemplates[0].spec.resources.requests.storage", "10Gi", "20Gi")]
+        Difference("spec.volumeClaimTemplates[a].spec.resources.requests.storage", "10Gi", "20Gi")]
 
 
 @pytest.mark.parametrize(("desired_value", "live_value"), [
@@ -147,7 +147,7 @@ def test_quantity_change_reports_the_values_as_written() -> None:
     live = live_of(desired)
     container(live)["resources"]["requests"].update(cpu="2", memory="1Gi")  # 1Gi == 1024Mi
     assert differences(desired, live) == [
-        Difference("spec.template.spec.containers[0].resources.requests.cpu", "1500m", "2")]
+        Difference("spec.template.spec.containers[main].resources.requests.cpu", "1500m", "2")]
 
 
 def test_1g_is_not_1gi() -> None:
@@ -183,7 +183,7 @@ def test_missing_live_field() -> None:
     del container(live)["resources"]["requests"]["memory"]
     assert differences(desired, live) == [
         Difference("spec.replicas", 3, None),
-        Difference("spec.template.spec.containers[0].resources.requests.memory", "1024Mi", None)]
+        Difference("spec.template.spec.containers[main].resources.requests.memory", "1024Mi", None)]
 
 
 def test_missing_container() -> None:
@@ -191,7 +191,7 @@ def test_missing_container() -> None:
     live = live_of(desired)
     container(live)["name"] = "renamed"
     [diff] = differences(desired, live)
-    assert diff.path == "spec.template.spec.containers[0]" and diff.live is None
+    assert diff.path == "spec.template.spec.containers[main]" and diff.live is None
     assert diff.desired == container(desired)
 
 
@@ -210,7 +210,7 @@ def test_empty_desired_value_against_a_live_value_is_drift() -> None:
     desired = deployment(args=[])
     live = live_of(desired)
     container(live)["args"] = ["--debug"]
-    assert differences(desired, live) == [Difference("spec.template.spec.containers[0].args[0]", None, "--debug")]
+    assert differences(desired, live) == [Difference("spec.template.spec.containers[main].args[0]", None, "--debug")]
 
 
 def test_atomic_lists_compare_by_position_and_length() -> None:
@@ -218,9 +218,9 @@ def test_atomic_lists_compare_by_position_and_length() -> None:
     live = live_of(desired)
     container(live)["args"] = ["--b", "--a", "--c"]
     assert differences(desired, live) == [
-        Difference("spec.template.spec.containers[0].args[0]", "--a", "--b"),
-        Difference("spec.template.spec.containers[0].args[1]", "--b", "--a"),
-        Difference("spec.template.spec.containers[0].args[2]", None, "--c")]
+        Difference("spec.template.spec.containers[main].args[0]", "--a", "--b"),
+        Difference("spec.template.spec.containers[main].args[1]", "--b", "--a"),
+        Difference("spec.template.spec.containers[main].args[2]", None, "--c")]
 
 
 def test_only_desired_fields_are_compared() -> None:
@@ -262,8 +262,9 @@ def test_type_change_is_drift() -> None:
 
 
 def test_report_path() -> None:
-    assert report_path(["spec", "template", "spec", "containers", 0, "image"]) == \
-        "spec.template.spec.containers[0].image"
+    assert report_path(["spec", "template", "spec", "containers", Keyed("main"), "image"]) == \
+        "spec.template.spec.containers[main].image"
+    assert report_path(["spec", "args", 0]) == "spec.args[0]"
     assert report_path(["metadata", "labels", "a.b/c"]) == 'metadata.labels["a.b/c"]'
     assert report_path([]) == ""
 

@@ -157,7 +157,7 @@ def test_drift_is_healed_or_reported() -> None:
     p = run(want, have, drift=True)
     (update,) = [a for a in p.actions if a.action != "noop"]
     assert update.action == "update" and update.kind == "Deployment"
-    assert update.reason.startswith("drift: spec.template.spec.containers[0].image (git ")
+    assert update.reason.startswith("drift: spec.template.spec.containers[main].image (git ")
     assert "live 'edited:by-hand'" in update.reason
     quiet = run(want, have, drift=True, heal_drift=False)
     assert {a.action for a in quiet.actions} == {"noop"}

@@ -131,7 +131,7 @@ def test_differences_and_since_come_from_the_objects() -> None:
                                                  label_domain=DOMAIN, changed_at="2024-05-01T09:00:00Z")}
     a = rows["a"].as_dict()
     assert a["status"] == "Drifted" and a["since"] == "2024-05-01T11:30:00Z"  # kubectl edit's time
-    assert a["differences"] == [{"kind": "Deployment", "path": "spec.template.spec.containers[0].image",
+    assert a["differences"] == [{"kind": "Deployment", "path": "spec.template.spec.containers[a].image",
                                  "desired": "services-svc:paasta-" + "1" * 40, "live": "by-hand"}]
     assert rows["b"].status == "Progressing" and rows["b"].since == "2024-05-01T12:00:00.000Z"
     missing = instance_rows(CLUSTER, rs, planned(want, []), {}, label_domain=DOMAIN,

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from reconciler.kinds import WORKLOAD_KINDS, Kind, kind_of
 #: The server turns a list into PartialObjectMetadata items (metadata only) for this Accept.
 METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML: the body is JSON
+MERGE_PATCH_CONTENT_TYPE = "application/merge-patch+json"
 PAGE_SIZE = 500
 
 
@@ -168,6 +170,18 @@ class KubeCluster:
             method="POST", path=k.path(namespace), describe=describe, counter="writes",
             params=[("fieldManager", field_manager)], body=json.dumps(obj, separators=(",", ":")).encode(),
             content_type="application/json"))
+        return self._item(k, result, False)
+
+    def set_managed_fields(self, kind: str, name: str, namespace: str | None, entries: Sequence[Obj], *,
+                           resource_version: str, dry_run: bool = False) -> Obj:
+        k = kind_of(kind)
+        namespace = namespace if k.namespaced else None
+        body = {"metadata": {"managedFields": entries, "resourceVersion": resource_version}}
+        params = [("fieldManager", FIELD_MANAGER)] + ([("dryRun", "All")] if dry_run else [])
+        result = self._send(Request(
+            method="PATCH", path=k.path(namespace, quote(name, safe="")), describe=_where(kind, name, namespace),
+            counter="dry_runs" if dry_run else "writes", params=params,
+            body=json.dumps(body, separators=(",", ":")).encode(), content_type=MERGE_PATCH_CONTENT_TYPE))
         return self._item(k, result, False)
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *,

@@ -12,12 +12,13 @@ import sqlite3
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Iterator
 
 from reconciler.cluster.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, Unavailable
 from reconciler.cluster.protocol import FIELD_MANAGER, Obj, RequestCounters
 from reconciler.cluster.selectors import parse_selector
-from reconciler.cluster.sim import ssa
+from reconciler.cluster.sim import managed, ssa
 from reconciler.cluster.sim.clock import Clock, SimClock, rfc3339
 from reconciler.cluster.sim.engine import Engine
 from reconciler.cluster.sim.faults import Faults
@@ -199,6 +200,28 @@ class SimCluster:
         order = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
                  "deletionTimestamp", "labels", "annotations", "ownerReferences", "finalizers", "managedFields")
         return {**{k: meta[k] for k in order if k in meta}, **{k: v for k, v in meta.items() if k not in order}}
+
+    def set_managed_fields(self, kind: str, name: str, namespace: str | None, entries: Sequence[Obj], *,
+                           resource_version: str, dry_run: bool = False) -> Obj:
+        self._request("dry_runs" if dry_run else "writes")
+        info = self._kind(kind)
+        ns = namespace if info.namespaced else None
+        with self._session(not dry_run, ns if ns is not None else "") as (txn, _):
+            row = txn.get(kind, ns, name)
+            if row is None:
+                raise _not_found(info, name)
+            if row.obj["metadata"].get("resourceVersion") != resource_version:
+                raise Conflict(f'Operation cannot be fulfilled on {_qualified(info)} "{name}": the object has been '
+                               "modified; please apply your changes to the latest version and try again",
+                               reason="Conflict")
+            stored: Obj = clone(row.obj)
+            stored["metadata"]["managedFields"] = managed.encode(managed.parse({"managedFields": list(entries)}))
+            if dry_run:
+                return stored
+            row.obj = stored
+            txn.put(row)
+            result: Obj = clone(stored)
+            return result
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *,
                propagation: str = "Background", uid: str | None = None, resource_version: str | None = None,
