@@ -60,7 +60,6 @@ def test_get_as_json_and_through_a_config(state: Path, tmp_path: Path, capsys: p
 
 @pytest.mark.parametrize("argv, needle", [
     (["sim", "list", "Widget", "--state", "x"], "unknown kind"),
-    (["sim", "get", "Deployment", "--state", "x"], "get takes a NAME"),
     (["sim", "list", "Deployment"], "needs --config"),
 ])
 def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
@@ -71,3 +70,42 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], needl
 def test_missing_object_is_exit_1(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "sim", "get", "Deployment", "nope", "-n", "apps", "--state", str(state))
     assert code == 1 and "nope" in err
+
+
+def test_get_without_a_name_lists_and_kubectl_kind_names_work(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for kind in ("deploy", "deployments", "Deployment"):
+        code, out, _ = run(capsys, "sim", "get", kind, "-n", "apps", "--state", str(state), "-o", "json")
+        assert code == 0 and sorted(o["metadata"]["name"] for o in json.loads(out)) == ["bad", "web"]
+    code, out, _ = run(capsys, "sim", "get", "deploy", "web", "-n", "apps", "--state", str(state), "-o", "yaml")
+    assert code == 0 and "name: web" in out and out.startswith("apiVersion: apps/v1")
+
+
+def test_apply_a_hand_edit_and_delete_like_kubectl(state: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    edit = tmp_path / "edit.yaml"
+    edit.write_text("""apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  template:
+    spec:
+      containers:
+      - name: main
+        env: [{name: DEBUG, value: "1"}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: seeded, namespace: apps}
+data: {a: b}
+""")
+    code, out, _ = run(capsys, "sim", "apply", "-f", str(edit), "--field-manager", "kubectl-set", "--state", str(state))
+    assert code == 0 and out.splitlines() == ["deployment/web serverside-applied", "configmap/seeded serverside-applied"]
+    code, out, _ = run(capsys, "sim", "get", "deploy", "web", "-n", "apps", "--state", str(state), "-o", "json")
+    web = json.loads(out)
+    assert {"name": "DEBUG", "value": "1"} in web["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "kubectl-set" in {e["manager"] for e in web["metadata"]["managedFields"]}
+    code, out, _ = run(capsys, "sim", "delete", "cm", "seeded", "-n", "apps", "--state", str(state))
+    assert code == 0 and out.strip() == 'configmap "seeded" deleted'
+    assert run(capsys, "sim", "get", "cm", "seeded", "-n", "apps", "--state", str(state))[0] == 1
+    code, _, err = run(capsys, "sim", "apply", "-f", str(tmp_path / "missing.yaml"), "--state", str(state))
+    assert code == 2 and "cannot read" in err
