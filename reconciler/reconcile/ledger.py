@@ -101,6 +101,8 @@ class Ledger:
             return None
         for _ in range(ATTEMPTS):
             entries, version = self.read()
+            if set(added) <= set(entries):
+                return None  # an earlier try of this write landed and only its answer was lost
             kept = within(entries, now, self.policy.prune_window)
             if not self.policy.allow_mass_prune:
                 reason = over_fraction(decision.groups, counts(kept, now, self.policy.prune_window), self.policy)

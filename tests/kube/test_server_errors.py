@@ -33,10 +33,12 @@ SHA = "d" * 40
 
 class FlakyPool:
     """A urllib3 pool that answers 503 to the writes numbered in `before` (not sent) and
-    `after` (sent, the server's answer replaced), counting writes from 1."""
+    `after` (sent, the server's answer replaced), counting writes from 1, and to the first write
+    whose "METHOD url" contains each of `lose_once` (sent, the answer replaced)."""
 
     def __init__(self, pool: urllib3.PoolManager, *, before: set[int], after: set[int]) -> None:
         self.pool, self.before, self.after = pool, before, after
+        self.lose_once: set[str] = set()
         self.writes = 0
         self.injected: list[tuple[str, str, str]] = []
 
@@ -46,7 +48,10 @@ class FlakyPool:
             if self.writes in self.before:
                 self.injected.append(("before", method, url))
                 return self._unavailable()
-            if self.writes in self.after:
+            lost = next((part for part in self.lose_once if part in f"{method} {url}"), None)
+            if lost is not None:
+                self.lose_once.discard(lost)
+            if self.writes in self.after or lost is not None:
                 response = self.pool.request(method, url, **kw)
                 response.read()
                 response.release_conn()
@@ -91,10 +96,11 @@ def test_server_errors_mid_apply_lose_nothing_and_duplicate_nothing(flaky: tuple
     write_service(root, service, "web: {instances: 2}\nauto: {min_instances: 1, max_instances: 3}\n"
                                  "gone: {instances: 1}\n")
     settings = ClusterConfig("local", prune=True, max_prune_fraction=1.0)
+    ledger = f"ledger-{service}"  # its own prune ledger: other tests' prunes on this cluster are not counted
 
     def cycle() -> Any:
         revision = Revision.of(DirectoryTree(root), ["local"], lambda c: RenderSettings(cluster=c), [service])
-        return reconcile(cluster, policy_for(settings, DOMAIN), revision, Mode(apply=True, services=frozenset({service})))
+        return reconcile(cluster, policy_for(settings, DOMAIN, ledger), revision, Mode(apply=True, services=frozenset({service})))
 
     try:
         # Writes of the first cycle: 1 Namespace, 2 Deployment web, 3 Deployment auto, 4 its
@@ -116,18 +122,23 @@ def test_server_errors_mid_apply_lose_nothing_and_duplicate_nothing(flaky: tuple
         assert cluster.get("Deployment", f"{service}-auto", namespace)["spec"]["replicas"] == 1
         assert cycle().requests["writes"] == 0
 
-        # A delete whose answer is lost: the retry (uid precondition) finds it gone, which is fine.
+        # The prune ledger's write and then a delete lose their answers: the ledger's retry finds
+        # its entries already recorded (recorded once), the delete's (uid precondition) finds it gone.
         write_service(root, service, "web: {instances: 2}\nauto: {min_instances: 1, max_instances: 3}\n")
-        pool.writes, pool.before, pool.after, pool.injected = 0, set(), {1}, []
+        pool.writes, pool.before, pool.after, pool.injected = 0, set(), set(), []
+        pool.lose_once = {f"namespaces/{ledger}/configmaps", "DELETE"}
         pruned = cycle()
         assert not pruned.failed and [a.kind for a in pruned.plan.actions if a.action == "delete"] == [
             "PodDisruptionBudget", "Deployment"]
-        assert pool.injected and pool.injected[0][1] == "DELETE"
+        assert len(pool.injected) == 2 and pool.injected[1][1] == "DELETE", pool.injected
+        entries = json.loads(cluster.get("ConfigMap", "reconciler-prune-ledger", ledger)["data"]["deletions"])
+        assert [e["kind"] for e in entries] == ["Deployment"], entries  # recorded once (PDBs are not counted)
         assert {o["metadata"]["name"] for o in cluster.list("Deployment", namespace=namespace)} == {
             f"{service}-web", f"{service}-auto"}
         assert cycle().requests["writes"] == 0
     finally:
         try:
             cluster.delete("Namespace", namespace)
+            cluster.delete("Namespace", ledger)
         except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
             pass
