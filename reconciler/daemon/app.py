@@ -231,6 +231,8 @@ class Daemon:
             if not issue.is_error or issue in self._reported:
                 continue
             self._reported.add(issue)
+            if issue.instance and any(i.file == issue.file and not i.instance for i in self._reported):
+                continue  # the file itself was reported: its instances say the same
             kind = "invalid_instance" if issue.instance else "invalid_file"
             self.metrics.source_errors.labels(source="soa_configs", kind=kind).inc()
             warn("invalid soa-configs", kind=kind, file=issue.file, service=issue.service,
@@ -344,6 +346,9 @@ class Daemon:
         # transitions are tracked on every replica; only the lease holder tells the outside world
         events = [e for e in self.transitions.observe(name, rows, result.plan.halts, result.plan.prune)
                   if not (e["type"] == "prune_refused" and e.get("reason") == "prune is off")]
+        for event in events:  # one log line per transition, on every replica; only the leader notifies
+            warn(event["type"], cluster=name, service=event.get("service"), instance=event.get("instance"),
+                 message=event["message"], leader=leader)
         if leader and events:
             self.notifier.send(events)
         now = datetime.now(timezone.utc)

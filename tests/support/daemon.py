@@ -27,9 +27,12 @@ def free_port() -> int:
 class DaemonProcess:
     """`reconciler run --config CONFIG` in a subprocess, logs to `<log>`; stopped by the fixture."""
 
-    def __init__(self, config: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, log: Path, *args: str, env: dict[str, str] | None = None,
+                 token: str | None = None) -> None:
         self.config, self.log, self.args = config, log, args
         self.env = {**os.environ, **(env or {})}
+        #: sent with every request when the daemon requires a bearer token (`auth`)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = free_port()
 
@@ -49,7 +52,8 @@ class DaemonProcess:
     def get(self, path: str) -> Any:
         """The parsed JSON (or text) at `path`, None when the daemon does not answer."""
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=self.headers),
+                                        timeout=5) as response:
                 body = response.read()
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return None
@@ -59,7 +63,7 @@ class DaemonProcess:
             return body.decode()
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(self.url + path, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(self.url + path, data=body, headers={**self.headers, **headers}, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return int(response.status)
