@@ -82,6 +82,7 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
             allow_recreate=bool(c.get("allow_recreate", False)),
             pdb_max_unavailable=c.get("pdb_max_unavailable", 1),
             pool_node_label=c.get("pool_node_label"),
+            allowed_namespaces=tuple(c.get("allowed_namespaces", ("paastasvc-*",))),
             ignore_differences={k: tuple(v) for k, v in (c.get("ignore_differences") or {}).items()},
         )
     source = None

@@ -34,6 +34,7 @@ class ClusterConfig:
     allow_recreate: bool = False
     pdb_max_unavailable: int | str = 1
     pool_node_label: str | None = None
+    allowed_namespaces: tuple[str, ...] = ("paastasvc-*",)
     ignore_differences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def render_settings(self, label_domain: str) -> RenderSettings:
@@ -43,6 +44,7 @@ class ClusterConfig:
             label_domain=label_domain,
             pdb_max_unavailable=self.pdb_max_unavailable,
             pool_node_label=self.pool_node_label,
+            allowed_namespaces=self.allowed_namespaces,
             progress_deadline_seconds=self.rollout.progress_deadline_seconds,
         )
 

@@ -77,6 +77,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "pdb_max_unavailable": {"anyOf": [{"type": "integer", "minimum": 0},
                                                       {"type": "string", "pattern": r"^\d{1,3}%$"}]},
                     "pool_node_label": {"type": "string", "minLength": 1},
+                    "allowed_namespaces": {"type": "array", "items": {"type": "string", "minLength": 1}},
                     "ignore_differences": {
                         "type": "object",
                         "additionalProperties": {"type": "array",

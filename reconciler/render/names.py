@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 from reconciler.soa.issues import Issue, error
 from reconciler.soa.model import InstanceConfig
@@ -70,3 +72,13 @@ def name_issues(config: InstanceConfig) -> list[Issue]:
         dns_label(f"persistent_volumes[{i}].container_path", "volume name",
                   volume_name(volume.container_path))
     return found
+
+
+def namespace_bound(config: InstanceConfig, allowed: Sequence[str] | None) -> list[Issue]:
+    """An instance whose namespace is outside the cluster's `allowed_namespaces` (glob patterns)."""
+    name = namespace_name(config)
+    if allowed is None or any(fnmatchcase(name, pattern) for pattern in allowed):
+        return []
+    return [error(config.source, f"namespace {name!r} is outside this cluster's allowed_namespaces "
+                                 f"{list(allowed)}", service=config.service, instance=config.instance,
+                  cluster=config.cluster, key="namespace" if config.namespace else None)]

@@ -17,6 +17,8 @@ class RenderSettings:
     pdb_max_unavailable: int | str = 1
     pool_node_label: str | None = None
     progress_deadline_seconds: int = 600
+    #: glob patterns an instance's namespace must match (None: no bound, `render` without a config)
+    allowed_namespaces: tuple[str, ...] | None = None
 
     def label(self, name: str) -> str:
         return f"{self.label_domain}/{name}"

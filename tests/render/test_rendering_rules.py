@@ -39,6 +39,17 @@ def test_namespace_key_overrides_default() -> None:
     assert objs["Namespace"]["metadata"]["name"] == "shared-apps"
 
 
+def test_a_namespace_outside_allowed_namespaces_is_invalid_on_that_cluster() -> None:
+    bounded = RenderSettings(cluster=CLUSTER, allowed_namespaces=("paastasvc-*", "team-*"))
+    result = render("main: {namespace: kube-system}", settings=bounded)
+    assert not result.objects
+    assert "namespace 'kube-system' is outside this cluster's allowed_namespaces ['paastasvc-*', 'team-*']" \
+        in result.error_text()
+    assert render("main: {namespace: team-a}", settings=bounded).objects
+    assert render("main: {}", settings=bounded).objects  # paastasvc-<service>
+    assert render("main: {namespace: kube-system}").objects  # no bound without a cluster config
+
+
 @pytest.mark.parametrize("path, expected", [
     ("/var/lib/cache", "pv--slash-varslash-libslash-cache"),
     ("/data/", "pv--slash-data"),
