@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class Drill:
     """One soa-configs remote (main and deployments branches), a reconciler.yaml with prune on,
     auth, a webhook secret and a notify URL with credentials, the simulated cluster."""
 
-    def __init__(self, root: Path, receiver: Receiver, **settings: Any) -> None:
+    def __init__(self, root: Path, receiver: Receiver, top: dict[str, Any] | None = None, **settings: Any) -> None:
         self.root = root
         self.receiver = receiver
         self.domain = f"drill{uuid.uuid4().hex[:6]}.example.com"
@@ -48,6 +48,7 @@ class Drill:
         self.state = root / "sim.sqlite"
         self.cluster = SimCluster(CLUSTER, self.state, pod_ready_seconds=0.2)
         extra = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in settings.items())
+        extra_top = "".join(f"{k}: {json.dumps(v)}\n" for k, v in (top or {}).items())
         self.config = root / "reconciler.yaml"
         self.config.write_text(f"""
 soa_configs:
@@ -63,11 +64,12 @@ clusters:
 state_dir: {root / 'state'}
 auth: {{token_env: DRILL_API_TOKEN}}
 notify: {{url_env: DRILL_NOTIFY_URL}}
-""")
+{extra_top}""")
         self.env = {"DRILL_API_TOKEN": API_TOKEN, "DRILL_HOOK_SECRET": HOOK_SECRET,
                     "DRILL_NOTIFY_URL": f"http://drill:{NOTIFY_PASSWORD}@127.0.0.1:{receiver.port}/hook"}
         self.daemons: list[DaemonProcess] = []
         self.outputs: list[str] = []  # CLI output, checked for secrets too
+        self.secrets: list[str] = list(SECRETS)  # a drill adds the values it plants
 
     # ------------------------------------------------------------------ git
     def services(self, specs: dict[str, str], message: str = "services") -> None:
@@ -133,9 +135,9 @@ notify: {{url_env: DRILL_NOTIFY_URL}}
             assert metric in metrics, metric
         lines = [e for e in daemon.logs() if e.get("event") == log_event]
         assert lines, f"no {log_event!r} log line"
-        return row
+        return dict(row)
 
-    def unharmed(self, before: dict[tuple[str, str], tuple[str, int]], *, bounced: set[str] = frozenset()) -> None:
+    def unharmed(self, before: dict[tuple[str, str], tuple[str, int]], *, bounced: Collection[str] = ()) -> None:
         """Every workload of `before` is still there (same uid); those not in `bounced` were not
         changed, those in it at most once."""
         now = self.workloads()
@@ -151,7 +153,7 @@ notify: {{url_env: DRILL_NOTIFY_URL}}
             texts.append(answer if isinstance(answer, str) else json.dumps(answer))
         texts += [json.dumps(r) for r in self.receiver.requests]
         for text in texts:
-            for secret in SECRETS:
+            for secret in self.secrets:
                 assert secret not in text, f"a secret in an output: ...{text[max(0, text.find(secret) - 80):][:160]}"
 
     def close(self) -> None:
@@ -165,8 +167,9 @@ def drill(tmp_path: Path) -> Iterator[Any]:
     receiver = Receiver()
     made: list[Drill] = []
 
-    def make(**settings: Any) -> Drill:
-        made.append(Drill(tmp_path / f"drill{len(made)}", receiver, **settings))
+    def make(top: dict[str, Any] | None = None, **settings: Any) -> Drill:
+        """A drill; `top` adds top-level reconciler.yaml keys, `settings` the cluster's."""
+        made.append(Drill(tmp_path / f"drill{len(made)}", receiver, top, **settings))
         return made[-1]
 
     yield make
