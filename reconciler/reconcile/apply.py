@@ -130,13 +130,18 @@ def _apply(cluster: Cluster, action: Action, policy: Policy,
                       field_manager=INITIAL_REPLICAS_MANAGER, dry_run=dry_run)
 
 
+#: Tries of the managedFields patch of a take-over, each against a fresh read.
+TAKE_OVER_ATTEMPTS = 8
+
+
 def _take_over(cluster: Cluster, action: Action, policy: Policy, dry_run: bool) -> None:
     """Move the fields of the hand edits the update heals to the reconciler's own entry of
     managedFields, so the apply that follows removes them (`engine.edits`). A conflict (the
-    object changed since it was listed) reads it again and computes the edits afresh, once."""
+    object changed since it was listed: a rolling Deployment's controller writes its status
+    several times a second) reads it again and computes the edits afresh."""
     live: Mapping[str, Any] | None = action.live
     edits = action.take_over
-    for attempt in range(2):
+    for attempt in range(TAKE_OVER_ATTEMPTS):
         if live is None or not edits:
             return
         meta = live.get("metadata") or {}
@@ -147,7 +152,7 @@ def _take_over(cluster: Cluster, action: Action, policy: Policy, dry_run: bool) 
                                        resource_version=str(meta.get("resourceVersion")), dry_run=dry_run)
             return
         except Conflict:
-            if attempt:
+            if attempt + 1 == TAKE_OVER_ATTEMPTS:
                 raise
             live = _still_ours(cluster, action, policy)
             edits = tuple(hand_edits(action.desired or {}, live, policy.edit_managers)) if live else ()
