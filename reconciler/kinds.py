@@ -44,6 +44,7 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
     Kind("Pod", "v1", "pods"),
     Kind("Lease", "coordination.k8s.io/v1", "leases"),
     Kind("ConfigMap", "v1", "configmaps"),
+    Kind("ServiceAccount", "v1", "serviceaccounts"),
 )}
 
 

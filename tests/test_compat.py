@@ -15,6 +15,7 @@ from tests.conftest import REPO, shared_dir
 
 CORPORA = [
     pytest.param(lambda: shared_dir() and shared_dir() / "compat", id="shared"),
+    pytest.param(lambda: shared_dir() and shared_dir() / "compat" / "full", id="shared-full"),
     pytest.param(lambda: REPO / "fixtures" / "compat-extra", id="compat-extra"),
 ]
 

@@ -98,9 +98,10 @@ def test_any_valid_config_renders(service: str, instance: str, config: dict) -> 
     json.dumps(result.objects)  # plain data only
     kinds = [o["kind"] for o in result.objects]
     assert kinds[0] == "Namespace" and kinds[1] in ("Deployment", "StatefulSet")
-    assert ("HorizontalPodAutoscaler" in kinds) == ("max_instances" in config)
+    stateful = bool(config.get("persistent_volumes"))
+    assert ("HorizontalPodAutoscaler" in kinds) == ("max_instances" in config and not stateful)
     work = result.objects[1]
-    assert ("replicas" in work["spec"]) == ("max_instances" not in config)
+    assert ("replicas" in work["spec"]) == ("max_instances" not in config or stateful)
     for obj in result.objects:
         for value in obj["metadata"]["labels"].values():
             assert len(value) <= 63
@@ -110,7 +111,8 @@ def test_any_valid_config_renders(service: str, instance: str, config: dict) -> 
 
 mutations = st.sampled_from([
     ("unknown_key", "cpuz", 1),
-    ("paasta_only", "iam_role", "arn:aws:iam::1:role/x"),
+    ("pattern", "iam_role", "arn:aws:iam::1:user/x"),
+    ("missing", "extra_volumes", [{"hostPath": "/a"}]),
     ("type", "cpus", "lots"),
     ("type", "instances", "three"),
     ("type", "env", ["A"]),

@@ -1,4 +1,5 @@
-"""The apply order of a plan's actions (pure): Namespaces, workloads, then PDBs, HPAs and other
+"""The apply order of a plan's actions (pure): Namespaces, ServiceAccounts (pods need theirs to
+exist), workloads, then PDBs, HPAs and other
 kinds; deletions last, dependents (HPAs, PDBs) before the workloads they point at, other kinds
 after. Stable within a group: desired order, then live listing order."""
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from reconciler.engine.actions import Action
 
 #: Apply order of the non-delete actions, by kind (unknown kinds go with PDB/HPA).
-_APPLY_RANK = {"Namespace": 0, "Deployment": 1, "StatefulSet": 1}
+_APPLY_RANK = {"Namespace": 0, "ServiceAccount": 0, "Deployment": 1, "StatefulSet": 1}
 _APPLY_DEFAULT_RANK = 2
 #: Order of deletions, by kind: dependents before the workloads they point at.
 _DELETE_RANK = {"HorizontalPodAutoscaler": 0, "PodDisruptionBudget": 1, "Deployment": 2, "StatefulSet": 2}

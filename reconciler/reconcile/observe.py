@@ -22,7 +22,8 @@ from reconciler.engine.train import rollout_started
 from reconciler.kinds import WORKLOAD_KINDS
 
 #: The kinds a cycle lists, in this order.
-LISTED_KINDS = ("Namespace", "Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
+LISTED_KINDS = ("Namespace", "ServiceAccount", "Deployment", "StatefulSet", "PodDisruptionBudget",
+                "HorizontalPodAutoscaler")
 
 
 def list_live(cluster: Cluster, policy: Policy, *, full: bool = False) -> list[dict[str, Any]]:

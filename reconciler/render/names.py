@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
@@ -30,10 +32,35 @@ def namespace_name(config: InstanceConfig) -> str:
     return config.namespace or f"paastasvc-{sanitise(config.service)}"
 
 
+def sanitised_volume_name(raw: str, limit: int = 0) -> str:
+    """PaaSTA's volume name: `/` -> `slash-`, `.` -> `dot-`, trailing `/` dropped, sanitised;
+    over `limit`, cut and suffixed with `--` and 4 hex digits of its md5."""
+    name = sanitise(raw.rstrip("/").replace("/", "slash-").replace(".", "dot-"))
+    if limit and len(name) > limit:
+        name = name[:limit - 6] + "--" + hashlib.md5(name.encode("ascii")).hexdigest()[:4]  # noqa: S324 - a name
+    return name
+
+
 def volume_name(container_path: str) -> str:
-    """`pv--` + the sanitised path: `/` -> `slash-`, `.` -> `dot-`, trailing `/` dropped."""
-    path = container_path.rstrip("/").replace("/", "slash-").replace(".", "dot-")
-    return sanitise(f"pv--{path}")
+    """The claim (and mount) name of a persistent volume: `pv--` + the sanitised path."""
+    return sanitised_volume_name(f"pv--{container_path}", 253)
+
+
+def limit_with_hash(name: str, limit: int = 63, suffix: int = 4) -> str:
+    """`name`, or when longer than `limit` its start and `-` + base32 of its md5 (PaaSTA's rule)."""
+    if len(name) <= limit:
+        return name
+    digest = base64.b32encode(hashlib.md5(name.encode()).digest()).decode().replace("=", "").lower()  # noqa: S324
+    return f"{name[:limit - suffix - 1]}-{digest[:suffix]}"
+
+
+#: The service name PaaSTA keeps shared secrets under.
+SHARED_SECRET_SERVICE = "_shared"
+
+
+def secret_name(namespace: str, service: str, key: str) -> str:
+    """The Secret PaaSTA stores a service's secret `key` in (`<ns>-secret-<service>-<key>`)."""
+    return limit_with_hash(f"{namespace}-secret-{sanitise(service)}-{sanitise(key)}", 253)
 
 
 def name_issues(config: InstanceConfig) -> list[Issue]:

@@ -16,6 +16,8 @@ class RenderSettings:
     label_domain: str = DEFAULT_LABEL_DOMAIN
     pdb_max_unavailable: int | str = 1
     pool_node_label: str | None = None
+    #: the domain of the location node labels (`<prefix>/habitat`, ...), PaaSTA's `yelp.com`
+    location_label_prefix: str = "yelp.com"
     progress_deadline_seconds: int = 600
     #: glob patterns an instance's namespace must match (None: no bound, `render` without a config)
     allowed_namespaces: tuple[str, ...] | None = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.render import identity, scheduling
 from reconciler.render.container import container
 from reconciler.render.names import namespace_name, volume_name, workload_name
 from reconciler.render.quantities import gibibytes
 from reconciler.render.settings import RenderSettings
+from reconciler.render.volumes import pod_volumes
 from reconciler.soa.model import Control, DeployedVersion, InstanceConfig
 
 #: Old ReplicaSets kept for `kubectl rollout undo`; the reconciler's own rollback uses annotations.
@@ -28,11 +30,12 @@ def strategy(config: InstanceConfig) -> dict[str, Any]:
 
 
 def replicas(config: InstanceConfig, control: Control) -> int | None:
-    """0 when stopped; none (the HPA owns the field) when autoscaled; else `instances`."""
+    """0 when stopped; none (the HPA owns the field) when autoscaled; else `instances`. An
+    autoscaled StatefulSet gets no HPA (as in PaaSTA 1.64): it runs `min_instances`."""
     if control.desired_state == "stop":
         return 0
     if config.autoscaled:
-        return None
+        return config.min_instances if config.stateful else None
     return config.instances
 
 
@@ -54,21 +57,45 @@ def pod_spec(config: InstanceConfig, version: DeployedVersion, settings: RenderS
     spec: dict[str, Any] = {"containers": [container(config, version, settings.docker_registry)]}
     if config.termination_grace_period_seconds is not None:
         spec["terminationGracePeriodSeconds"] = config.termination_grace_period_seconds
-    node_selector = dict(config.node_selectors)
-    if settings.pool_node_label:
-        node_selector[settings.pool_node_label] = config.pool
-    if node_selector:
+    if node_selector := scheduling.node_selector(config, settings):
         spec["nodeSelector"] = node_selector
-    if config.node_requirements:
-        expressions = []
-        for req in config.node_requirements:
-            expression: dict[str, Any] = {"key": req.key, "operator": req.operator}
-            if req.values:
-                expression["values"] = list(req.values)
-            expressions.append(expression)
-        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": expressions}]}}}
+    if affinity := scheduling.affinity(config, settings):
+        spec["affinity"] = affinity
+    if spread := scheduling.topology_spread(config, settings):
+        spec["topologySpreadConstraints"] = spread
+    if account := identity.service_account_name(config):
+        spec["serviceAccountName"] = account
+    if security := identity.security_context(config):
+        spec["securityContext"] = security
+    if volumes := pod_volumes(config):
+        spec["volumes"] = volumes
     return spec
+
+
+#: Metrics providers whose pods Prometheus scrapes, so they need a routable IP (as in PaaSTA).
+SCRAPED_PROVIDERS = frozenset({"uwsgi", "gunicorn", "worker-load"})
+
+
+def pod_metadata(config: InstanceConfig, labels: dict[str, str], settings: RenderSettings) -> dict[str, Any]:
+    """The pod template's labels and annotations: prometheus scraping, routable IP, the
+    opt-in labels of the istio sidecar and the AWS load balancer readiness gate."""
+    extended = config.extended
+    labels = {**labels, settings.label("deploy_group"): config.deploy_group}
+    if extended.get("prometheus_shard"):
+        labels[settings.label("prometheus_shard")] = extended["prometheus_shard"]
+    if extended.get("is_istio_sidecar_injection_enabled"):
+        labels["sidecar.istio.io/inject"] = "true"
+    if extended.get("enable_aws_lb_readiness_gate"):
+        labels["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
+    annotations: dict[str, str] = {}
+    if (extended.get("routable_ip") or extended.get("prometheus_port") is not None
+            or any(p.type in SCRAPED_PROVIDERS for p in config.metrics_providers)):
+        annotations[settings.label("routable_ip")] = "true"
+    if extended.get("prometheus_path"):
+        annotations[settings.label("prometheus_path")] = extended["prometheus_path"]
+    if extended.get("prometheus_port"):
+        annotations[settings.label("prometheus_port")] = str(extended["prometheus_port"])
+    return {"labels": labels, "annotations": annotations} if annotations else {"labels": labels}
 
 
 def workload(config: InstanceConfig, version: DeployedVersion, control: Control,
@@ -76,10 +103,7 @@ def workload(config: InstanceConfig, version: DeployedVersion, control: Control,
     """The Deployment or StatefulSet, without its config_sha labels (added by the caller)."""
     name = workload_name(config.service, config.instance)
     labels = workload_labels(config, version, settings)
-    template = {
-        "metadata": {"labels": {**labels, settings.label("deploy_group"): config.deploy_group}},
-        "spec": pod_spec(config, version, settings),
-    }
+    template = {"metadata": pod_metadata(config, labels, settings), "spec": pod_spec(config, version, settings)}
     spec: dict[str, Any] = {}
     count = replicas(config, control)
     if count is not None:

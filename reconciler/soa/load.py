@@ -18,7 +18,7 @@ from reconciler.soa.model import (
     NodeRequirement,
     PersistentVolume,
 )
-from reconciler.soa.schema import PAASTA_ONLY_KEYS, SERVICE_LEVEL_KEYS, SUPPORTED_KEYS
+from reconciler.soa.schema import EXTENDED_PROPERTIES, SERVICE_LEVEL_KEYS, SUPPORTED_KEYS
 from reconciler.soa.validate import InstanceContext, validate_instance
 from reconciler.soa.yamlparse import ParseError, parse_yaml
 
@@ -107,7 +107,7 @@ def _service_defaults(files: ServiceFiles, issues: list[Issue]) -> tuple[dict[st
                     issues.append(error(path, "must be a non-empty string", service=files.service,
                                         key=key))
                     failed = True
-        elif key in SUPPORTED_KEYS or key in PAASTA_ONLY_KEYS[""]:
+        elif key in SUPPORTED_KEYS:
             defaults[key] = value
         elif not key.startswith("_"):
             issues.append(warning(path, "unknown service-level key, ignored", service=files.service,
@@ -278,7 +278,7 @@ def build_config(service: str, instance: str, cluster: str, source: str, deploy_
     )
     cmd = c.get("cmd")
     autoscaling = c.get("autoscaling") or {}
-    providers = tuple(MetricsProvider(p["type"], p.get("setpoint", 0.8))
+    providers = tuple(MetricsProvider(p["type"], p.get("setpoint", 0.8), p.get("decision_policy"))
                       for p in autoscaling.get("metrics_providers") or ())
     selectors: list[tuple[str, str]] = []
     requirements: list[NodeRequirement] = []
@@ -328,4 +328,5 @@ def build_config(service: str, instance: str, cluster: str, source: str, deploy_
         pool=c.get("pool", "default"),
         namespace=c.get("namespace"),
         docker_registry=registry,
+        extended={k: v for k, v in c.items() if k in EXTENDED_PROPERTIES or k == "lifecycle"},
     )

@@ -22,6 +22,8 @@ class PersistentVolume:
 class MetricsProvider:
     type: str
     setpoint: Number = DEFAULT_SETPOINT
+    #: `bespoke`: something other than an HPA scales the instance (PaaSTA attaches none)
+    decision_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class InstanceConfig:
     pool: str = "default"
     namespace: str | None = None
     docker_registry: str | None = None
+    #: the keys of soa-configs.md section 3a (and `lifecycle`), validated, as written
+    extended: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def autoscaled(self) -> bool:
@@ -85,6 +89,13 @@ class InstanceConfig:
     @property
     def stateful(self) -> bool:
         return bool(self.persistent_volumes)
+
+    @property
+    def has_hpa(self) -> bool:
+        """Autoscaled by a HorizontalPodAutoscaler: not a StatefulSet (PaaSTA 1.64 gives those
+        none) and no provider with a bespoke decision policy."""
+        return (self.autoscaled and not self.stateful
+                and not any(p.decision_policy == "bespoke" for p in self.metrics_providers))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from reconciler.soa.schema_check import is_valid
 from reconciler.soa.schema import (
     ADAPTER_METRIC_PROVIDERS,
     INSTANCE_SCHEMA,
-    PAASTA_ONLY_KEYS,
+    NO_EFFECT,
     RESOURCE_METRIC_PROVIDERS,
 )
 
@@ -115,20 +115,12 @@ def _schema_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[
 
 def _unknown_key_issues(err: ValidationError, path: str, ctx: InstanceContext) -> Iterator[Issue]:
     known = set(err.schema.get("properties", {}))
-    scope = "autoscaling.metrics_providers[]" if path.startswith("autoscaling.metrics_providers[") \
-        else path.split("[", 1)[0]
-    paasta_only = PAASTA_ONLY_KEYS.get(scope, frozenset())
     for key in err.instance:
         if key in known:
             continue
-        full = f"{path}.{key}" if path else key
-        if key in paasta_only:
-            yield ctx.error("supported by PaaSTA, not yet by the reconciler; remove it or wait "
-                            "for support (running without it would not be what you asked for)", full)
-        else:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            yield ctx.error(f"unknown key{hint}", full)
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        yield ctx.error(f"unknown key{hint}", f"{path}.{key}" if path else key)
 
 
 _TYPE_NAMES = {"number": "a number", "integer": "a whole number", "string": "a string",
@@ -174,10 +166,29 @@ def _describe(err: ValidationError) -> str:
     return str(err.message)
 
 
+def _extended_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[Issue]:
+    """What PaaSTA refuses in the keys of soa-configs.md section 3a, beyond their types."""
+    if config.get("aws_ebs_volumes"):
+        if config.get("bounce_method", "crossover") != "downthenup":
+            yield ctx.error("an instance with aws_ebs_volumes must use bounce_method downthenup "
+                            "(the volume attaches to one node at a time)", "bounce_method")
+        if "max_instances" not in config and config.get("instances", 1) not in (0, 1):
+            yield ctx.error(f"instances must be 1 or 0 with aws_ebs_volumes (got {config['instances']})",
+                            "instances")
+    registrations = config.get("registrations") or []
+    if registrations and len(registrations[0].split(".")) not in (2, 4):
+        yield ctx.error(f"registration {registrations[0]!r} is not <service>.<namespace>", "registrations[0]")
+
+
 def _semantic_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[Issue]:
     if not config:
         yield ctx.warning("empty instance: every key takes its default "
                           "(PaaSTA's own validator requires at least one key)")
+    for key, why in NO_EFFECT.items():
+        top, _, sub = key.partition(".")
+        if top in config and (not sub or sub in (config[top] or {})):
+            yield ctx.warning(f"has no effect on cluster {ctx.cluster}: {why}", key)
+    yield from _extended_issues(config, ctx)
     if "cmd" in config and "args" in config:
         yield ctx.error("cmd and args cannot both be set: put the arguments in cmd, "
                         "or use args alone with the image's entrypoint", "args")
@@ -186,6 +197,9 @@ def _semantic_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterato
     max_instances = config.get("max_instances")
     min_instances = config.get("min_instances", 1)
     if max_instances is not None:
+        if config.get("persistent_volumes"):
+            yield ctx.warning("a StatefulSet is not autoscaled (as in PaaSTA): it runs min_instances "
+                              f"({min_instances}) and gets no HorizontalPodAutoscaler", "max_instances")
         if min_instances < 1:
             yield ctx.error(f"must be at least 1 when autoscaled (got {min_instances})", "min_instances")
         elif min_instances > max_instances:

@@ -323,7 +323,8 @@ class CyclesReport:
 def exercise_cycles(ctx: AsServiceAccount) -> CyclesReport:
     """Real reconcile cycles as the ServiceAccount: create, nothing to do, a crash-looping rollout
     rolled back (reads pods), stop/start of an autoscaled instance (HPA deleted and created
-    again), prune of a Deployment and of a StatefulSet (prune: true)."""
+    again), prune of a Deployment (with its IAM role's ServiceAccount) and of a StatefulSet
+    (prune: true)."""
     admin = ctx.admin
     assert admin is not None
     tree = Tree(ctx.workdir / "cycles-soa", ctx.base.cluster_name)
@@ -331,9 +332,9 @@ def exercise_cycles(ctx: AsServiceAccount) -> CyclesReport:
                              rollout=RolloutBudget(max_unavailable_fraction=1.0))
     cluster = ctx.connect(tree.cluster)
     pipeline = "pipeline:\n- step: prod\n  auto_rollback: true\n- step: other\n"
-    web = "web: {instances: 2, deploy_group: prod}\n"
+    web = "web: {instances: 2, deploy_group: prod, iam_role: 'arn:aws:iam::123456789012:role/web'}\n"
     auto = "auto: {min_instances: 2, max_instances: 3, deploy_group: other}\n"
-    gone = "gone: {instances: 1, deploy_group: other}\n"
+    gone = "gone: {instances: 1, deploy_group: other, iam_role: 'arn:aws:iam::123456789012:role/gone'}\n"
     db = ("db:\n  instances: 1\n  deploy_group: other\n  persistent_volumes:\n"
           "    - {container_path: /data, size: 1, mode: RW, storage_class_name: standard}\n")
 
@@ -381,7 +382,8 @@ def exercise_cycles(ctx: AsServiceAccount) -> CyclesReport:
             pass
         tree.write(web + auto + gone, {"prod": GOOD, "other": GOOD}, pipeline=pipeline)
         first = cycle()
-        assert actions(first) == {("create", "Namespace", None), ("create", "Deployment", "web"),
+        assert actions(first) == {("create", "Namespace", None), ("create", "ServiceAccount", "web"),
+                                  ("create", "ServiceAccount", "gone"), ("create", "Deployment", "web"),
                                   ("create", "PodDisruptionBudget", "web"), ("create", "Deployment", "auto"),
                                   ("create", "PodDisruptionBudget", "auto"),
                                   ("create", "HorizontalPodAutoscaler", "auto"), ("create", "Deployment", "gone"),
@@ -420,7 +422,11 @@ def exercise_cycles(ctx: AsServiceAccount) -> CyclesReport:
         tree.write(web + auto, {"prod": BAD, "other": GOOD}, pipeline=pipeline)
         pruned_deployment = cycle()
         assert actions(pruned_deployment) == {("delete", "Deployment", "gone"),
-                                              ("delete", "PodDisruptionBudget", "gone")}
+                                              ("delete", "PodDisruptionBudget", "gone"),
+                                              ("delete", "ServiceAccount", "")}  # shared: no instance
+        assert [o["metadata"]["name"] for o in admin.list("ServiceAccount", namespace=tree.namespace,
+                                                          selector=f"{tree.domain}/managed=true")] == [
+            "paasta--arn-aws-iam-123456789012-role-web"]
         assert gone_from_cluster("Deployment", "gone") and gone_from_cluster("PodDisruptionBudget", "gone")
 
         # a StatefulSet instance, created and then pruned
@@ -785,7 +791,8 @@ def test_the_granted_verbs_are_exactly_the_verbs_the_code_used(as_sa: AsServiceA
     # Cluster-wide, not per namespace: lists span every namespace (one LIST per kind), and the
     # other requests go to namespaces created from git as services appear.
     assert {a.resource for a in used if a.verb == "list" and a.namespace is None} == {
-        "namespaces", "deployments", "statefulsets", "poddisruptionbudgets", "horizontalpodautoscalers"}
+        "namespaces", "serviceaccounts", "deployments", "statefulsets", "poddisruptionbudgets",
+        "horizontalpodautoscalers"}
 
 
 def _resource_rules(status: dict[str, Any]) -> set[tuple[str, str, str, str]]:

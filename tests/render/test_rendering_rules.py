@@ -183,10 +183,18 @@ def test_hpa_metrics_from_providers() -> None:
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 60
 
 
-def test_hpa_targets_statefulset_kind() -> None:
-    hpa = objects("main: {max_instances: 4, persistent_volumes: [{container_path: /d, size: 1}]}")[
-        "HorizontalPodAutoscaler"]
-    assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+def test_an_autoscaled_statefulset_gets_no_hpa_and_runs_min_instances_like_paasta() -> None:
+    objs = objects("main: {min_instances: 2, max_instances: 4, persistent_volumes: [{container_path: /d, size: 1}]}")
+    assert "HorizontalPodAutoscaler" not in objs
+    assert objs["StatefulSet"]["spec"]["replicas"] == 2
+    result = render("main: {min_instances: 2, max_instances: 4, persistent_volumes: [{container_path: /d, size: 1}]}")
+    assert "gets no HorizontalPodAutoscaler" in " ".join(i.message for i in result.issues)
+
+
+def test_a_bespoke_decision_policy_gets_no_hpa() -> None:
+    objs = objects("main: {max_instances: 4, autoscaling: {metrics_providers: [{type: cpu, decision_policy: bespoke}]}}")
+    assert "HorizontalPodAutoscaler" not in objs
+    assert "replicas" not in objs["Deployment"]["spec"]  # another autoscaler owns them
 
 
 def test_stopping_autoscaled_instance_drops_hpa_and_sets_zero() -> None:
@@ -355,12 +363,22 @@ def test_node_selectors_and_requirements() -> None:
             zone: [us-west-1a, us-west-1b]
             gpu: [{operator: DoesNotExist}]
     """)["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"instance_type": "m5.large"}
+    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "m5.large"}  # PaaSTA's to_node_label
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"]
     assert terms == [{"matchExpressions": [
         {"key": "gpu", "operator": "DoesNotExist"},
         {"key": "zone", "operator": "In", "values": ["us-west-1a", "us-west-1b"]}]}]
+
+
+def test_location_labels_take_the_location_prefix() -> None:
+    pod = workload("main: {node_selectors: {habitat: uswest1a, region: [a, b]}}")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"yelp.com/habitat": "uswest1a"}
+    (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term["matchExpressions"] == [{"key": "yelp.com/region", "operator": "In", "values": ["a", "b"]}]
+    own = RenderSettings(cluster=CLUSTER, location_label_prefix="example.com")
+    assert render("main: {node_selectors: {habitat: x}}", settings=own).objects[1]["spec"]["template"]["spec"][
+        "nodeSelector"] == {"example.com/habitat": "x"}
 
 
 def test_namespace_object_is_labelled_managed() -> None:

@@ -133,9 +133,17 @@ def test_git_sha_comes_from_the_image_tag() -> None:
     ("main: {min_instances: 0, max_instances: 2}", "at least 1 when autoscaled"),
     ("main: {cpu: 1}", "unknown key (did you mean 'cpus'?)"),
     ("main: {memory: 1}", "unknown key"),
-    ("main: {extra_volumes: []}", "supported by PaaSTA, not yet by the reconciler"),
-    ("main: {registrations: [a.b]}", "supported by PaaSTA, not yet"),
-    ("main: {lifecycle: {pre_stop_command: x}}", "supported by PaaSTA, not yet"),
+    ("main: {extra_volumes: [{hostPath: /a}]}", "missing required key 'containerPath'"),
+    ("main: {registrations: [nodot]}", "is not <service>.<namespace>"),
+    ("main: {lifecycle: {pre_stop_command: 3}}", "lifecycle.pre_stop_command"),
+    ("main: {secret_volumes: [{container_path: /s, secret_name: k, default_mode: '644'}]}", "default_mode"),
+    ("main: {aws_ebs_volumes: [{volume_id: v, container_path: /d}]}", "must use bounce_method downthenup"),
+    ("main: {aws_ebs_volumes: [{volume_id: v, container_path: /d}], bounce_method: downthenup, instances: 3}",
+     "instances must be 1 or 0"),
+    ("main: {topology_spread_constraints: [{max_skew: 1}]}", "missing required key 'topology_key'"),
+    ("main: {node_selectors_preferred: [{preferences: {a: [b]}}]}", "missing required key 'weight'"),
+    ("main: {iam_role: not-an-arn}", "iam_role"),
+    ("main: {fs_group_change_policy: Always}", "fs_group"),
     ("main: {lifecycle: {termination_grace: 3}}", "unknown key"),
     ("main: {cpus: fast}", "must be a number"),
     ("main: {cpus: 0}", "must be greater than 0"),
@@ -154,8 +162,8 @@ def test_git_sha_comes_from_the_image_tag() -> None:
     ("main: {namespace: Not_A_Label}", "namespace"),
     ("main: {autoscaling: {metrics_providers: [{type: uwsgi}]}, max_instances: 3}", "needs a metrics adapter"),
     ("main: {autoscaling: {metrics_providers: [{type: cpuu}]}, max_instances: 3}", "did you mean 'cpu'"),
-    ("main: {autoscaling: {metrics_providers: [{type: cpu, decision_policy: bespoke}]}, max_instances: 3}",
-     "supported by PaaSTA, not yet"),
+    ("main: {autoscaling: {metrics_providers: [{type: cpu, forecast_policy: sometimes}]}, max_instances: 3}",
+     "forecast_policy"),
     ("main: {persistent_volumes: [{container_path: relative, size: 1}]}", "container_path"),
     ("main: {persistent_volumes: [{container_path: /a, size: 1}, {container_path: /a/, size: 2}]}",
      "used by two volumes"),
@@ -208,9 +216,13 @@ def test_service_yaml_keys() -> None:
     assert any(i.key == "owner_team" and not i.is_error for i in loaded.issues)
 
 
-def test_paasta_only_key_in_service_yaml_invalidates_instances() -> None:
-    result = instance("main: {}", service_yaml="monitoring: {team: x}\n")
-    assert result.config is None and result.errors[0].file == "svc/service.yaml"
+def test_every_key_paasta_accepts_is_accepted_and_one_without_effect_is_named() -> None:
+    result = instance("main: {host_port: 8080, cfs_period_us: 100000, monitoring: {team: x}}",
+                      service_yaml="extra_docker_args: {a: b}\n")
+    assert result.config is not None, result.errors
+    warned = {i.key: i.message for i in result.issues if not i.is_error}
+    assert "has no effect on cluster" in warned["host_port"] and "as in PaaSTA 1.64" in warned["host_port"]
+    assert {"cfs_period_us", "monitoring", "extra_docker_args"} <= set(warned)
 
 
 def test_unknown_service_level_config_does_not_block_autoscaling_warning() -> None:
