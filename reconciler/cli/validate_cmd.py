@@ -18,7 +18,7 @@ from reconciler.cli.common import (
 )
 from reconciler.render.service import Outcome
 from reconciler.render.tree import render_tree
-from reconciler.soa.issues import Issue
+from reconciler.soa.issues import Issue, Severity
 from reconciler.sources.directory import DirectoryTree
 
 
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         "instances": len(rendered.results),
         "not_deployed": sum(r.outcome is Outcome.NOT_DEPLOYED for r in rendered.results),
         "errors": sum(i.is_error for i in issues),
-        "warnings": sum(not i.is_error for i in issues),
+        "warnings": sum(i.severity is Severity.WARNING for i in issues),
+        "info": sum(i.severity is Severity.INFO for i in issues),
     }
     _print(issues, args.output, summary)
     return EXIT_DIFFERENCES if summary["errors"] else EXIT_OK
@@ -73,4 +74,4 @@ def _print(issues: list[Issue], output: str, summary: Mapping[str, object]) -> N
         print(f"{summary['config']}: ok")
         return
     print(f"{summary['services']} services, {summary['instances']} instances: "
-          f"{summary['errors']} errors, {summary['warnings']} warnings")
+          f"{summary['errors']} errors, {summary['warnings']} warnings, {summary['info']} files not read")

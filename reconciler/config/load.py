@@ -83,6 +83,7 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
             pdb_max_unavailable=c.get("pdb_max_unavailable", 1),
             pool_node_label=c.get("pool_node_label"),
             allowed_namespaces=tuple(c.get("allowed_namespaces", ("paastasvc-*",))),
+            location_label_prefix=c.get("location_label_prefix", "yelp.com"),
             ignore_differences={k: tuple(v) for k, v in (c.get("ignore_differences") or {}).items()},
         )
     source = None

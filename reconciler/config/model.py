@@ -35,6 +35,7 @@ class ClusterConfig:
     pdb_max_unavailable: int | str = 1
     pool_node_label: str | None = None
     allowed_namespaces: tuple[str, ...] = ("paastasvc-*",)
+    location_label_prefix: str = "yelp.com"
     ignore_differences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def render_settings(self, label_domain: str) -> RenderSettings:
@@ -45,6 +46,7 @@ class ClusterConfig:
             pdb_max_unavailable=self.pdb_max_unavailable,
             pool_node_label=self.pool_node_label,
             allowed_namespaces=self.allowed_namespaces,
+            location_label_prefix=self.location_label_prefix,
             progress_deadline_seconds=self.rollout.progress_deadline_seconds,
         )
 

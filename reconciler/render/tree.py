@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from reconciler.render.service import RenderResult, render_service
 from reconciler.render.settings import RenderSettings
-from reconciler.soa.files import SoaSource, unreadable_issues
+from reconciler.soa.files import SoaSource, ignored_issues, unreadable_issues
 from reconciler.soa.issues import Issue
 from reconciler.soa.load import ServiceLoad, load_service
 
@@ -108,8 +108,11 @@ def _loads(source: SoaSource, service: str, clusters: list[str] | None) -> Itera
         targets = list(clusters)  # the directory itself is unreadable: it may hold instances anywhere
     else:
         targets = files.clusters() if clusters is None else [c for c in clusters if c in files.clusters()]
+    ignored = ignored_issues(files)
     for i, cluster in enumerate(targets or [None]):
         load = load_service(files, cluster)
         if unreadable and (i == 0 or "." in files.unreadable):  # once (the run dedupes a directory's)
             load = replace(load, issues=tuple(dict.fromkeys((*unreadable, *load.issues))))
+        if ignored and i == 0:
+            load = replace(load, issues=(*load.issues, *ignored))
         yield load

@@ -9,6 +9,7 @@ from enum import Enum
 class Severity(str, Enum):
     ERROR = "error"
     WARNING = "warning"
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +17,8 @@ class Issue:
     """One problem: the file, service, instance and key it concerns, and what is wrong.
 
     An error makes the instance it names invalid (or, without an instance, every
-    instance that depends on the file); a warning never stops rendering.
+    instance that depends on the file); a warning never stops rendering; an info only says
+    what was left unread.
     """
 
     severity: Severity
@@ -64,3 +66,7 @@ def error(file: str, message: str, **where: str | None) -> Issue:
 
 def warning(file: str, message: str, **where: str | None) -> Issue:
     return Issue(Severity.WARNING, file, message, **where)
+
+
+def info(file: str, message: str, **where: str | None) -> Issue:
+    return Issue(Severity.INFO, file, message, **where)

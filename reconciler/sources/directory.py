@@ -75,6 +75,7 @@ class DirectoryTree:
             top = [n for n in (*SERVICE_LEVEL_FILES, *instance_file_names(cluster)) if n in entries]
         else:
             top = [n for n in entries if n in SERVICE_LEVEL_FILES or INSTANCE_FILE.match(n)]
+            out.ignored.extend(sorted(n for n in entries if n not in top and n != AUTOTUNED_DIR))
         for name in sorted(top):
             entry = entries[name]
             self._read(entry.path, name, out, entry.is_symlink())

@@ -291,6 +291,7 @@ class GitTree:
             top = [n for n in (*SERVICE_LEVEL_FILES, *instance_file_names(cluster)) if n in present]
         else:
             top = [n for n in present if n in SERVICE_LEVEL_FILES or INSTANCE_FILE.match(n)]
+            out.ignored.extend(sorted(n for n in present if n not in top and n != AUTOTUNED_DIR))
         for name in sorted(top):
             node = deployments if name == DEPLOYMENTS_FILE else resolve(self._reader, self._root, [service, name])
             assert node is not None

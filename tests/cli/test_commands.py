@@ -164,3 +164,19 @@ def test_bundled_template_validates_clean(capsys) -> None:
     assert "0 errors, 0 warnings" in out
     services, instances = (int(x.split()[0]) for x in out.splitlines()[-1].split(":")[0].split(", "))
     assert services >= 1 and instances >= 2
+
+
+def test_validate_names_each_file_it_does_not_read_once(tmp_path: Path, capsys) -> None:
+    (tmp_path / "web" / "secrets").mkdir(parents=True)
+    (tmp_path / "web" / "service.yaml").write_text("description: web\n")
+    (tmp_path / "web" / "kubernetes-c1.yaml").write_text("main: {}\n")
+    (tmp_path / "web" / "kubernetes-c2.yaml").write_text("main: {}\n")
+    for name in ("adhoc-c1.yaml", "marathon-c1.yaml", "tron-c1.yaml", "smartstack.yaml", "notes.txt"):
+        (tmp_path / "web" / name).write_text("x: {}\n")
+    code, out, _ = run(capsys, "validate", "--soa-dir", str(tmp_path), "-o", "json")
+    doc = json.loads(out)
+    infos = [i for i in doc["issues"] if i["severity"] == "info"]
+    assert code == 0 and doc["summary"]["info"] == 6 == len(infos)  # once each, not once per cluster
+    assert {i["file"] for i in infos} == {f"web/{n}" for n in ("secrets", "adhoc-c1.yaml", "marathon-c1.yaml",
+                                                                "tron-c1.yaml", "smartstack.yaml", "notes.txt")}
+    assert all(i["message"].startswith("not read by the reconciler: ") for i in infos)
