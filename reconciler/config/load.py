@@ -84,6 +84,7 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
             pool_node_label=c.get("pool_node_label"),
             allowed_namespaces=tuple(c.get("allowed_namespaces", ("paastasvc-*",))),
             location_label_prefix=c.get("location_label_prefix", "yelp.com"),
+            allowed_service_accounts=tuple(c.get("allowed_service_accounts", ("*",))),
             ignore_differences={k: tuple(v) for k, v in (c.get("ignore_differences") or {}).items()},
         )
     source = None

@@ -36,6 +36,7 @@ class ClusterConfig:
     pool_node_label: str | None = None
     allowed_namespaces: tuple[str, ...] = ("paastasvc-*",)
     location_label_prefix: str = "yelp.com"
+    allowed_service_accounts: tuple[str, ...] = ("*",)
     ignore_differences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def render_settings(self, label_domain: str) -> RenderSettings:
@@ -47,6 +48,7 @@ class ClusterConfig:
             pool_node_label=self.pool_node_label,
             allowed_namespaces=self.allowed_namespaces,
             location_label_prefix=self.location_label_prefix,
+            allowed_service_accounts=self.allowed_service_accounts,
             progress_deadline_seconds=self.rollout.progress_deadline_seconds,
         )
 

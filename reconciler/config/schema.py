@@ -78,6 +78,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                                                       {"type": "string", "pattern": r"^\d{1,3}%$"}]},
                     "pool_node_label": {"type": "string", "minLength": 1},
                     "allowed_namespaces": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    "allowed_service_accounts": {"type": "array", "items": {"type": "string", "minLength": 1}},
                     "location_label_prefix": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
                     "ignore_differences": {
                         "type": "object",

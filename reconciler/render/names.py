@@ -101,11 +101,18 @@ def name_issues(config: InstanceConfig) -> list[Issue]:
     return found
 
 
-def namespace_bound(config: InstanceConfig, allowed: Sequence[str] | None) -> list[Issue]:
-    """An instance whose namespace is outside the cluster's `allowed_namespaces` (glob patterns)."""
-    name = namespace_name(config)
-    if allowed is None or any(fnmatchcase(name, pattern) for pattern in allowed):
-        return []
-    return [error(config.source, f"namespace {name!r} is outside this cluster's allowed_namespaces "
-                                 f"{list(allowed)}", service=config.service, instance=config.instance,
-                  cluster=config.cluster, key="namespace" if config.namespace else None)]
+def bounds(config: InstanceConfig, namespaces: Sequence[str] | None,
+           service_accounts: Sequence[str] | None) -> list[Issue]:
+    """An instance whose namespace or `service_account_name` is outside what the cluster allows
+    (`allowed_namespaces`, `allowed_service_accounts`: glob patterns; None: no bound)."""
+    found = []
+    checks = [("namespace", namespace_name(config), namespaces, "namespace" if config.namespace else None)]
+    account = config.extended.get("service_account_name")
+    if account:
+        checks.append(("service account", str(account), service_accounts, "service_account_name"))
+    for what, name, allowed, key in checks:
+        if allowed is not None and not any(fnmatchcase(name, pattern) for pattern in allowed):
+            setting = "allowed_namespaces" if what == "namespace" else "allowed_service_accounts"
+            found.append(error(config.source, f"{what} {name!r} is outside this cluster's {setting} {list(allowed)}",
+                               service=config.service, instance=config.instance, cluster=config.cluster, key=key))
+    return found

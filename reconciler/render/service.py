@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 from reconciler.render.instance import render_instance
-from reconciler.render.names import name_issues, namespace_bound
+from reconciler.render.names import bounds, name_issues
 from reconciler.render.settings import RenderSettings
 from reconciler.soa.files import INSTANCE_FILE
 from reconciler.soa.issues import Issue, error
@@ -76,7 +76,7 @@ def render_one(load: ServiceLoad, result: InstanceResult, settings: RenderSettin
     config = result.config
     if config is None:
         return invalid(*result.issues)
-    names = name_issues(config) or namespace_bound(config, settings.allowed_namespaces)
+    names = name_issues(config) or bounds(config, settings.allowed_namespaces, settings.allowed_service_accounts)
     if names:
         return invalid(*result.issues, *names)
     where = {"service": config.service, "instance": config.instance, "cluster": config.cluster}

@@ -21,6 +21,8 @@ class RenderSettings:
     progress_deadline_seconds: int = 600
     #: glob patterns an instance's namespace must match (None: no bound, `render` without a config)
     allowed_namespaces: tuple[str, ...] | None = None
+    #: glob patterns an instance's `service_account_name` must match (None: no bound)
+    allowed_service_accounts: tuple[str, ...] | None = None
 
     def label(self, name: str) -> str:
         return f"{self.label_domain}/{name}"

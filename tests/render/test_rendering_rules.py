@@ -50,6 +50,14 @@ def test_a_namespace_outside_allowed_namespaces_is_invalid_on_that_cluster() -> 
     assert render("main: {namespace: kube-system}").objects  # no bound without a cluster config
 
 
+def test_a_service_account_outside_allowed_service_accounts_is_invalid() -> None:
+    bounded = RenderSettings(cluster=CLUSTER, allowed_service_accounts=("app-*",))
+    result = render("main: {service_account_name: cluster-admin}", settings=bounded)
+    assert not result.objects and "allowed_service_accounts ['app-*']" in result.error_text()
+    objs = objects("main: {service_account_name: app-web}", settings=bounded)
+    assert objs["Deployment"]["spec"]["template"]["spec"]["serviceAccountName"] == "app-web"
+
+
 @pytest.mark.parametrize("path, expected", [
     ("/var/lib/cache", "pv--slash-varslash-libslash-cache"),
     ("/data/", "pv--slash-data"),
