@@ -209,6 +209,109 @@ def instance_body(g: Gen, service: str, cluster: str, name: str, has_template: b
     return out
 
 
+HABITATS = ("uswest1aprod", "uswest1bprod", "useast1cprod")
+ROLES = ("arn:aws:iam::123456789012:role/{svc}", "arn:aws:iam::123456789012:role/shared_reader")
+
+
+def extended_keys(g: Gen, service: str, out: dict[str, Any]) -> None:
+    """Keys of soa-configs.md section 3a, each on a share of the instances, with values PaaSTA
+    1.64 renders (the differential check, tools/paasta_diff.py, compares both renderings)."""
+    if g.chance(0.15):
+        out["extra_volumes"] = [{"hostPath": p, "containerPath": p, "mode": g.pick(("RO", "RW"))}
+                                for p in g.r.sample(("/nail/srv/configs", "/nail/etc/services", "/tmp/scratch"),
+                                                    g.r.randint(1, 2))]
+    if g.chance(0.05):
+        out["uses_bulkdata"] = True
+    if g.chance(0.1):
+        volume: dict[str, Any] = {"container_path": "/secrets/app", "secret_name": g.pick(("db_password", "api-key"))}
+        if g.chance(0.5):
+            volume["default_mode"] = g.pick(("0644", "0400"))
+        if g.chance(0.3):
+            volume["items"] = [{"key": volume["secret_name"], "path": "value", "mode": "0440"}]
+        out["secret_volumes"] = [volume]
+    if g.chance(0.08):
+        out["projected_sa_volumes"] = [{"container_path": "/var/run/secrets/token", "audience": "sts.amazonaws.com",
+                                        **({"expiration_seconds": 7200} if g.chance(0.5) else {})}]
+    if g.chance(0.1) and "instances" not in out and "max_instances" not in out:
+        out["aws_ebs_volumes"] = [{"volume_id": f"vol-{g.sha()[:17]}", "container_path": "/ebs",
+                                   "mode": g.pick(("RO", "RW")), **({"fs_type": "xfs"} if g.chance(0.5) else {})}]
+        out["bounce_method"] = "downthenup"
+        out["instances"] = 1
+    if g.chance(0.2):
+        out["node_selectors"] = {"instance_type": g.pick(("m5.large", "c5.xlarge")),
+                                 **({"habitat": list(g.r.sample(HABITATS, 2))} if g.chance(0.5) else {})}
+    if g.chance(0.1):
+        out["node_selectors_preferred"] = [{"weight": g.r.randint(1, 100),
+                                            "preferences": {"instance_type": ["m5.large", "r5.2xlarge"]}}]
+    if g.chance(0.1):
+        out["deploy_whitelist"] = ["habitat", list(g.r.sample(HABITATS, 2))]
+    if g.chance(0.1):
+        out["deploy_blacklist"] = [["region", "uswest2-prod"]] + ([["habitat", "uswest1cprod"]] if g.chance(0.5) else [])
+    if g.chance(0.1):
+        out["anti_affinity"] = g.pick(({"service": service}, [{"service": service, "instance": "main"}]))
+    if g.chance(0.1):
+        out["topology_spread_constraints"] = [{"topology_key": g.pick(("topology.kubernetes.io/zone",
+                                                                       "kubernetes.io/hostname")),
+                                               **({"max_skew": 2} if g.chance(0.5) else {}),
+                                               **({"when_unsatisfiable": "DoNotSchedule"} if g.chance(0.5) else {})}]
+    if g.chance(0.08):
+        out["service_account_name"] = f"{service.replace('_', '-')}-sa"
+    if g.chance(0.1):
+        out["iam_role"] = fmt(g.pick(ROLES), service)
+        out["iam_role_provider"] = "aws"
+    if g.chance(0.08):
+        out["fs_group"] = g.pick((1000, 65534))
+        if g.chance(0.5):
+            out["fs_group_change_policy"] = g.pick(("Always", "OnRootMismatch"))
+    if g.chance(0.08):
+        out["cap_add"] = g.r.sample(["SYS_PTRACE", "NET_ADMIN", "SETUID"], g.r.randint(1, 2))
+    if g.chance(0.05):
+        out["gpus"] = g.r.randint(1, 2)
+    if g.chance(0.1):
+        lifecycle = dict(out.get("lifecycle") or {})
+        x = g.r.random()
+        if x < 0.4:
+            lifecycle["pre_stop_command"] = g.pick(("/bin/drain", ["/bin/sh", "-c", "sleep 5"]))
+        elif x < 0.7:
+            lifecycle["pre_stop_drain_seconds"] = g.pick((5, 10, 30))
+        else:
+            lifecycle["pre_stop_wait_for_connections_to_complete"] = True
+        out["lifecycle"] = lifecycle
+    if g.chance(0.1):
+        out["prometheus_port"] = g.pick((9100, 8888, 9117))
+        if g.chance(0.5):
+            out["prometheus_path"] = "/metrics"
+    if g.chance(0.05):
+        out["routable_ip"] = True
+    if g.chance(0.05):
+        out["prometheus_shard"] = "shard-a"
+    if g.chance(0.05):
+        out["host_port"] = 0
+    if g.chance(0.05):
+        out["cfs_period_us"] = 100000
+    if "max_instances" in out and g.chance(0.6):
+        kind = g.pick(("uwsgi", "uwsgi-v2", "piscina", "gunicorn", "active-requests", "arbitrary-promql",
+                       "worker-load", "cpu"))
+        provider: dict[str, Any] = {"type": kind}
+        if g.chance(0.6):
+            provider["setpoint"] = g.pick((0.5, 0.7, 0.8, 2.5))
+        if kind in ("uwsgi", "uwsgi-v2", "piscina", "gunicorn", "worker-load") and g.chance(0.5):
+            provider["moving_average_window_seconds"] = g.pick((120, 600, 1800))
+        if kind == "active-requests":
+            provider["desired_active_requests_per_replica"] = g.pick((1, 5, 10))
+        if kind == "arbitrary-promql":
+            provider["metrics_query"] = "sum(rate(requests_total[1m]))"
+            if g.chance(0.5):
+                provider["target_type"] = g.pick(("Value", "AverageValue"))
+        if g.chance(0.1):
+            provider["decision_policy"] = "bespoke"
+        out["autoscaling"] = {"metrics_providers": [provider],
+                              **({"scaledown_policies": {"stabilizationWindowSeconds": 600}} if g.chance(0.2) else {})}
+    if g.chance(0.05):
+        out["env"] = {**(out.get("env") or {}), "DB_PASSWORD": "SECRET(db_password)",
+                      "SHARED_TOKEN": "SHARED_SECRET(token)"}
+
+
 def template_body(g: Gen, service: str) -> dict[str, Any]:
     out: dict[str, Any] = {"cpus": g.pick(CPUS), "mem": g.pick(MEMS)}
     x = g.r.random()
@@ -275,9 +378,10 @@ def interpolate(template: str, service: str, cluster: str, instance: str) -> str
         .replace("{service}", service)
 
 
-def generate(out: str, services: int, seed: int, clusters: list[str]) -> dict[str, Any]:
+def generate(out: str, services: int, seed: int, clusters: list[str], extended: bool = False) -> dict[str, Any]:
     """Write the tree under `out`; returns a summary (counts per cluster, services, ...)."""
     g = Gen(seed)
+    extra = Gen(seed + 1) if extended else None  # its own stream: the base tree stays the same
     os.makedirs(out, exist_ok=True)
     summary: dict[str, Any] = {"services": services, "seed": seed, "clusters": clusters,
                                "instances": {c: 0 for c in clusters}, "not_deployed_groups": 0}
@@ -321,6 +425,8 @@ def generate(out: str, services: int, seed: int, clusters: list[str]) -> dict[st
                 uses_template = has_template and g.chance(0.8)
                 body = instance_body(g, service, cluster, name, uses_template,
                                      service_has_cmd or (uses_template and template_has_cmd))
+                if extra is not None:
+                    extended_keys(extra, service, body)
                 group = deploy_group_for(g, style, service, cluster, name)
                 if group is not None:
                     body["deploy_group"] = group
@@ -401,13 +507,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="directory to write the tree into")
     p.add_argument("--clusters", nargs="+", default=list(DEFAULT_CLUSTERS),
                    help="cluster names (space- or comma-separated; default: %(default)s)")
+    p.add_argument("--extended", action="store_true",
+                   help="also use the keys of soa-configs.md section 3a (volumes, affinity, IAM roles, ...)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     clusters = [c for item in args.clusters for c in item.split(",") if c]
-    summary = generate(args.out, args.services, args.seed, clusters)
+    summary = generate(args.out, args.services, args.seed, clusters, args.extended)
     print(json.dumps(summary), file=sys.stderr)
     return 0
 

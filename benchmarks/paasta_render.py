@@ -55,6 +55,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="expected (default): {..., \"object\": {...}} as in shared/compat/"
                         "expected.jsonl; actual: {..., \"objects\": [{...}]} as `reconciler "
                         "render -o jsonl` writes, to pass PaaSTA's output to compare.py as ACTUAL")
+    p.add_argument("--hpa", action="store_true",
+                   help='also write each Deployment\'s HorizontalPodAutoscaler as PaaSTA computes it ("hpa": '
+                        'the object or null, "hpa_error" when PaaSTA raises)')
     p.add_argument("--system-config", metavar="JSON",
                    help="extra keys merged into the temporary system paasta config")
     return p.parse_args(argv)
@@ -134,6 +137,15 @@ def main(argv: list[str]) -> int:
 
     KubernetesDeploymentConfig.get_autoscaled_instances = autoscaled_instances_offline
 
+    import paasta_tools.kubernetes_tools as kubernetes_tools
+
+    def secret_hashes_offline(**_: object) -> dict[str, str]:
+        # SECRET() env values make PaaSTA read each Secret's signature from the cluster, for its
+        # config hash only (never compared). Offline there is no cluster: no signatures.
+        return {}
+
+    kubernetes_tools.get_kubernetes_secret_hashes = secret_hashes_offline
+
     loaders = {"kubernetes": load_kubernetes_service_config_no_cache,
                "eks": load_eks_service_config_no_cache}
     serialize = ApiClient().sanitize_for_serialization
@@ -167,6 +179,14 @@ def main(argv: list[str]) -> int:
                             record["objects"] = [obj]
                         else:
                             record["object"] = obj
+                        if args.hpa:
+                            try:  # setup_kubernetes_job attaches one to Deployments only
+                                hpa = config.get_autoscaling_metric_spec(
+                                    name=config.get_sanitised_deployment_name(), cluster=cluster,
+                                    kube_client=None, namespace=config.get_namespace())
+                                record["hpa"] = serialize(hpa) if hpa and obj["kind"] == "Deployment" else None
+                            except Exception as exc:
+                                record["hpa_error"] = f"{type(exc).__name__}: {exc}"
                     except Exception as exc:
                         record["error"] = f"{type(exc).__name__}: {exc}"
                     out.write(json.dumps(record, sort_keys=True) + "\n")

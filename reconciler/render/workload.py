@@ -77,8 +77,9 @@ SCRAPED_PROVIDERS = frozenset({"uwsgi", "gunicorn", "worker-load"})
 
 
 def pod_metadata(config: InstanceConfig, labels: dict[str, str], settings: RenderSettings) -> dict[str, Any]:
-    """The pod template's labels and annotations: prometheus scraping, routable IP, the
-    opt-in labels of the istio sidecar and the AWS load balancer readiness gate."""
+    """The pod template's labels and annotations: prometheus scraping (and the scrape labels of
+    the autoscaling providers), routable IP, the opt-in labels of the istio sidecar and the AWS
+    load balancer readiness gate."""
     extended = config.extended
     labels = {**labels, settings.label("deploy_group"): config.deploy_group}
     if extended.get("prometheus_shard"):
@@ -87,9 +88,16 @@ def pod_metadata(config: InstanceConfig, labels: dict[str, str], settings: Rende
         labels["sidecar.istio.io/inject"] = "true"
     if extended.get("enable_aws_lb_readiness_gate"):
         labels["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
+    providers = {p.type for p in config.metrics_providers}
+    scaled_by = providers if config.autoscaled else set()
+    if "piscina" in scaled_by:
+        labels[settings.label("scrape_piscina_prometheus")] = "true"
+    if scaled_by & {"gunicorn", "worker-load"}:
+        labels[settings.label("scrape_gunicorn_prometheus")] = "true"
     annotations: dict[str, str] = {}
-    if (extended.get("routable_ip") or extended.get("prometheus_port") is not None
-            or any(p.type in SCRAPED_PROVIDERS for p in config.metrics_providers)):
+    if "uwsgi" in providers:
+        annotations["autoscaling"] = "uwsgi"  # PaaSTA's HPA metrics collector looks for it
+    if extended.get("routable_ip") or extended.get("prometheus_port") is not None or scaled_by & SCRAPED_PROVIDERS:
         annotations[settings.label("routable_ip")] = "true"
     if extended.get("prometheus_path"):
         annotations[settings.label("prometheus_path")] = extended["prometheus_path"]

@@ -11,6 +11,8 @@ from reconciler.soa.files import ServiceFiles, autotuned_file_name, instance_fil
 from reconciler.soa.issues import Issue, error, warning
 from reconciler.soa.merge import deep_merge
 from reconciler.soa.model import (
+    DEFAULT_SETPOINT,
+    PROMQL_SETPOINT,
     Deployments,
     Healthcheck,
     InstanceConfig,
@@ -278,7 +280,10 @@ def build_config(service: str, instance: str, cluster: str, source: str, deploy_
     )
     cmd = c.get("cmd")
     autoscaling = c.get("autoscaling") or {}
-    providers = tuple(MetricsProvider(p["type"], p.get("setpoint", 0.8), p.get("decision_policy"))
+    providers = tuple(MetricsProvider(p["type"], p.get("setpoint", PROMQL_SETPOINT if p["type"] == "arbitrary-promql"
+                                                       else DEFAULT_SETPOINT),
+                                      p.get("decision_policy"), p.get("moving_average_window_seconds"),
+                                      p.get("target_type", "AverageValue"))
                       for p in autoscaling.get("metrics_providers") or ())
     selectors: list[tuple[str, str]] = []
     requirements: list[NodeRequirement] = []

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 Number = int | float
 
 DEFAULT_SETPOINT = 0.8
+#: arbitrary-promql's default setpoint (PaaSTA's)
+PROMQL_SETPOINT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +24,12 @@ class PersistentVolume:
 class MetricsProvider:
     type: str
     setpoint: Number = DEFAULT_SETPOINT
-    #: `bespoke`: something other than an HPA scales the instance (PaaSTA attaches none)
+    #: `bespoke` (on the first provider): something other than an HPA scales the instance
     decision_policy: str | None = None
+    #: the window of the adapter's moving average (templated providers: uwsgi, gunicorn, ...)
+    moving_average_window_seconds: int | None = None
+    #: arbitrary-promql only: Value or AverageValue
+    target_type: str = "AverageValue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +98,10 @@ class InstanceConfig:
 
     @property
     def has_hpa(self) -> bool:
-        """Autoscaled by a HorizontalPodAutoscaler: not a StatefulSet (PaaSTA 1.64 gives those
-        none) and no provider with a bespoke decision policy."""
-        return (self.autoscaled and not self.stateful
-                and not any(p.decision_policy == "bespoke" for p in self.metrics_providers))
+        """Autoscaled by a HorizontalPodAutoscaler, as PaaSTA 1.64 decides it: not a StatefulSet,
+        min and max instances above 0, and the first provider's decision policy not bespoke."""
+        return (self.autoscaled and not self.stateful and self.min_instances > 0 and bool(self.max_instances)
+                and not (self.metrics_providers and self.metrics_providers[0].decision_policy == "bespoke"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ INSTANCE_SCHEMA: dict[str, Any] = {
         "disk": {"type": "number", "exclusiveMinimum": 0},
         "instances": {"type": "integer", "minimum": 0},
         "min_instances": {"type": "integer", "minimum": 0},
-        "max_instances": {"type": "integer", "minimum": 1},
+        "max_instances": {"type": "integer", "minimum": 0},
         "cmd": {"anyOf": [
             {"type": "string", "minLength": 1},
             {"type": "array", "items": {"type": "string"}, "minItems": 1},

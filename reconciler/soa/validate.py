@@ -200,8 +200,9 @@ def _semantic_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterato
         if config.get("persistent_volumes"):
             yield ctx.warning("a StatefulSet is not autoscaled (as in PaaSTA): it runs min_instances "
                               f"({min_instances}) and gets no HorizontalPodAutoscaler", "max_instances")
-        if min_instances < 1:
-            yield ctx.error(f"must be at least 1 when autoscaled (got {min_instances})", "min_instances")
+        if min_instances < 1 or max_instances < 1:
+            yield ctx.warning("no HorizontalPodAutoscaler with min_instances or max_instances 0 (as in PaaSTA)",
+                              "min_instances" if min_instances < 1 else "max_instances")
         elif min_instances > max_instances:
             yield ctx.error(f"min_instances ({min_instances}) is greater than max_instances "
                             f"({max_instances})", "min_instances")
@@ -216,8 +217,9 @@ def _semantic_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterato
         kind = provider["type"]
         key = f"autoscaling.metrics_providers[{i}].type"
         if kind in ADAPTER_METRIC_PROVIDERS:
-            yield ctx.error(f"metrics provider {kind!r} needs a metrics adapter and is not "
-                            f"supported yet; use {' or '.join(RESOURCE_METRIC_PROVIDERS)}", key)
+            yield ctx.warning(f"metrics provider {kind!r}: the HPA reads its metric through a Prometheus "
+                              "adapter, which the reconciler does not configure (PaaSTA's "
+                              "setup_prometheus_adapter_config does); without one the HPA does not scale", key)
         elif kind not in RESOURCE_METRIC_PROVIDERS:
             known = RESOURCE_METRIC_PROVIDERS + ADAPTER_METRIC_PROVIDERS
             close = difflib.get_close_matches(kind, known, n=1)

@@ -199,6 +199,25 @@ def test_an_autoscaled_statefulset_gets_no_hpa_and_runs_min_instances_like_paast
     assert "gets no HorizontalPodAutoscaler" in " ".join(i.message for i in result.issues)
 
 
+@pytest.mark.parametrize("provider, metric, target", [
+    ("{type: uwsgi, moving_average_window_seconds: 600}", "uwsgi-prom-600", {"type": "Value", "value": "800m"}),
+    ("{type: worker-load}", "worker-load-prom-1800", {"type": "AverageValue", "averageValue": "800m"}),
+    ("{type: active-requests, desired_active_requests_per_replica: 5}", "svc-main-active-requests-prom",
+     {"type": "Value", "value": "1"}),
+    ("{type: arbitrary-promql, metrics_query: 'sum(x)'}", "svc-main-arbitrary-promql-prom",
+     {"type": "AverageValue", "averageValue": "1"}),
+    ("{type: arbitrary-promql, target_type: Value, setpoint: 2.5}", "svc-main-arbitrary-promql-prom",
+     {"type": "Value", "value": "2500m"}),
+])
+def test_adapter_providers_are_object_metrics_on_the_deployment_like_paasta(provider: str, metric: str,
+                                                                             target: dict) -> None:
+    objs = objects(f"main: {{max_instances: 4, autoscaling: {{metrics_providers: [{provider}]}}}}")
+    (found,) = objs["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    assert found["type"] == "Object" and found["object"]["metric"]["name"] == metric
+    assert found["object"]["describedObject"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "svc-main"}
+    assert found["object"]["target"] == target
+
+
 def test_a_bespoke_decision_policy_gets_no_hpa() -> None:
     objs = objects("main: {max_instances: 4, autoscaling: {metrics_providers: [{type: cpu, decision_policy: bespoke}]}}")
     assert "HorizontalPodAutoscaler" not in objs

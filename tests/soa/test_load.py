@@ -130,7 +130,6 @@ def test_git_sha_comes_from_the_image_tag() -> None:
     ("main: {cmd: run, args: [x]}", "cmd and args cannot both be set"),
     ("main: {healthcheck_mode: cmd}", "healthcheck_cmd is not set"),
     ("main: {min_instances: 5, max_instances: 2}", "greater than max_instances"),
-    ("main: {min_instances: 0, max_instances: 2}", "at least 1 when autoscaled"),
     ("main: {cpu: 1}", "unknown key (did you mean 'cpus'?)"),
     ("main: {memory: 1}", "unknown key"),
     ("main: {extra_volumes: [{hostPath: /a}]}", "missing required key 'containerPath'"),
@@ -160,7 +159,6 @@ def test_git_sha_comes_from_the_image_tag() -> None:
     ("main: {env: {N: 3}}", "must be a string"),
     ("main: {cmd: []}", "non-empty"),
     ("main: {namespace: Not_A_Label}", "namespace"),
-    ("main: {autoscaling: {metrics_providers: [{type: uwsgi}]}, max_instances: 3}", "needs a metrics adapter"),
     ("main: {autoscaling: {metrics_providers: [{type: cpuu}]}, max_instances: 3}", "did you mean 'cpu'"),
     ("main: {autoscaling: {metrics_providers: [{type: cpu, forecast_policy: sometimes}]}, max_instances: 3}",
      "forecast_policy"),
@@ -229,3 +227,12 @@ def test_unknown_service_level_config_does_not_block_autoscaling_warning() -> No
     result = instance("main: {autoscaling: {metrics_providers: [{type: cpu}]}}")
     assert result.config is not None
     assert any("only when max_instances is set" in str(i) for i in result.issues)
+
+
+def test_what_paasta_renders_without_an_hpa_is_accepted_with_a_warning() -> None:
+    for text, needle in (("main: {min_instances: 0, max_instances: 2}", "no HorizontalPodAutoscaler"),
+                         ("main: {autoscaling: {metrics_providers: [{type: uwsgi}]}, max_instances: 3}",
+                          "Prometheus adapter")):
+        result = instance(text)
+        assert result.config is not None, result.errors
+        assert any(needle in i.message for i in result.issues if not i.is_error), result.issues
