@@ -262,6 +262,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help=f"about this many instances on the cluster (services = target / "
                            f"{MEAN_INSTANCES_PER_SERVICE}); e.g. 10000 for the memory figure")
     p.add_argument("--seed", type=int, default=gen_tree.DEFAULT_SEED)
+    p.add_argument("--extended", action="store_true",
+                   help="a tree that also uses the keys of soa-configs.md section 3a (gen_tree.py --extended)")
     p.add_argument("--clusters", nargs="+", default=list(gen_tree.DEFAULT_CLUSTERS),
                    help="clusters of the generated tree")
     p.add_argument("--cluster", help="cluster to render (default: the first of --clusters)")
@@ -306,7 +308,7 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {"machine_before": machine()}
     try:
         t0 = time.perf_counter()
-        summary = gen_tree.generate(str(tree), services, args.seed, clusters)
+        summary = gen_tree.generate(str(tree), services, args.seed, clusters, args.extended)
         total = summary["instances"][cluster]
         results["tree"] = {"services": services, "seed": args.seed, "cluster": cluster,
                            "instances_on_cluster": total,

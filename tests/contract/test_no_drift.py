@@ -33,12 +33,32 @@ db:
       size: 10
       mode: RW
       storage_class_name: standard
+full:
+  instances: 2
+  env: {DB_PASSWORD: SECRET(db_password), TOKEN: SHARED_SECRET(token)}
+  extra_volumes: [{hostPath: /nail/srv/configs, containerPath: /nail/srv/configs, mode: RO}]
+  secret_volumes: [{container_path: /secrets, secret_name: api_key, default_mode: "0400",
+                    items: [{key: api_key, path: value, mode: "0440"}]}]
+  projected_sa_volumes: [{container_path: /var/run/token, audience: sts.amazonaws.com}]
+  node_selectors: {instance_type: m5.large, habitat: [a, b]}
+  node_selectors_preferred: [{weight: 10, preferences: {region: [uswest1]}}]
+  deploy_blacklist: [[region, useast1]]
+  anti_affinity: [{service: other}]
+  topology_spread_constraints: [{topology_key: topology.kubernetes.io/zone}]
+  iam_role: arn:aws:iam::123456789012:role/app
+  cap_add: [SYS_PTRACE]
+  lifecycle: {pre_stop_drain_seconds: 5}
+  prometheus_port: 9100
+  prometheus_path: /metrics
+  max_instances: 4
+  autoscaling: {metrics_providers: [{type: uwsgi, moving_average_window_seconds: 600}]}
 """
 
 CASES = {
     "plain": ["Deployment", "PodDisruptionBudget"],
     "scaled": ["Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"],
     "db": ["StatefulSet", "PodDisruptionBudget"],
+    "full": ["ServiceAccount", "Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"],
 }
 
 
