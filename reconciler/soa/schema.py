@@ -188,7 +188,7 @@ EXTENDED_PROPERTIES: dict[str, Any] = {
                        "preferences": INSTANCE_SCHEMA["properties"]["node_selectors"]},
         "additionalProperties": False,
     }},
-    "cap_add": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z_]+$"}},
+    "cap_add": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "boto_keys": _strings,
     "crypto_keys": {"type": "object", "properties": {
         "encrypt": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z0-9_.-]+$"}},
@@ -257,7 +257,7 @@ EXTENDED_PROPERTIES: dict[str, Any] = {
     "anti_affinity": {"anyOf": [_affinity_condition, {"type": "array", "items": _affinity_condition}]},
     "anti_affinity_preferred": {"anyOf": [_weighted_condition, {"type": "array", "items": _weighted_condition}]},
     "prometheus_shard": {"type": "string", "pattern": LABEL_VALUE, "maxLength": 63},
-    "prometheus_path": {"type": "string", "pattern": "^/"},
+    "prometheus_path": _string,
     "prometheus_port": {"type": "integer", "minimum": 0, "maximum": 65535},
     "routable_ip": _boolean,
     "enable_aws_lb_readiness_gate": _boolean,

@@ -166,6 +166,13 @@ def _describe(err: ValidationError) -> str:
     return str(err.message)
 
 
+#: NO_EFFECT by top-level key: (key, sub-key or "", why)
+_NO_EFFECT_TOPS: dict[str, list[tuple[str, str, str]]] = {}
+for _key, _why in NO_EFFECT.items():
+    _top, _, _sub = _key.partition(".")
+    _NO_EFFECT_TOPS.setdefault(_top, []).append((_key, _sub, _why))
+
+
 def _extended_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[Issue]:
     """What PaaSTA refuses in the keys of soa-configs.md section 3a, beyond their types."""
     if config.get("aws_ebs_volumes"):
@@ -184,10 +191,10 @@ def _semantic_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterato
     if not config:
         yield ctx.warning("empty instance: every key takes its default "
                           "(PaaSTA's own validator requires at least one key)")
-    for key, why in NO_EFFECT.items():
-        top, _, sub = key.partition(".")
-        if top in config and (not sub or sub in (config[top] or {})):
-            yield ctx.warning(f"has no effect on cluster {ctx.cluster}: {why}", key)
+    for top in sorted(_NO_EFFECT_TOPS.keys() & config.keys()):
+        for key, sub, why in _NO_EFFECT_TOPS[top]:
+            if not sub or sub in (config[top] or {}):
+                yield ctx.warning(f"has no effect on cluster {ctx.cluster}: {why}", key)
     yield from _extended_issues(config, ctx)
     if "cmd" in config and "args" in config:
         yield ctx.error("cmd and args cannot both be set: put the arguments in cmd, "
