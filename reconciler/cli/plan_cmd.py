@@ -1,4 +1,4 @@
-"""`reconciler plan` (alias `diff`) and `reconciler apply [--dry-run]`: one cycle, by hand."""
+"""`reconciler plan` and `reconciler apply [--dry-run]`: one cycle, by hand."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from reconciler.reconcile.revision import Revision
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    for name, aliases, help_text in (("plan", ["diff"], "show what a cycle would change, and why"),
-                                     ("apply", [], "carry out a cycle: apply the changes within the budgets")):
-        p = sub.add_parser(name, aliases=aliases, help=help_text, description=(
+    for name, help_text in (("plan", "show what a cycle would change, and why"),
+                            ("apply", "carry out a cycle: apply the changes within the budgets")):
+        p = sub.add_parser(name, help=help_text, description=(
             help_text + ". Exit codes: plan and apply --dry-run 0 nothing to do, 1 differences (changes, held "
             "back or not, a refused prune, invalid instances), 2 error; apply 0 when every action it took "
             "succeeded (waiting is not a failure), 1 when one failed, 2 on error."))

@@ -81,7 +81,7 @@ def test_first_apply_creates_and_the_second_writes_nothing(setup, capsys) -> Non
     code, doc = run(capsys, "apply", "--config", str(config), "-o", "json")
     assert code == 0 and doc["summary"]["noop"] == 25
     assert doc["requests"] == {"reads": len(LISTED_KINDS), "writes": 0, "dry_runs": 0}  # one LIST per kind
-    code, doc = run(capsys, "diff", "--config", str(config), "-o", "json")
+    code, doc = run(capsys, "plan", "--config", str(config), "-o", "json")
     assert code == 0
 
 

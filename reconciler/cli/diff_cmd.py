@@ -1,0 +1,192 @@
+"""`reconciler diff --base REV --head REV`: the preview of a config pull request, with no cluster.
+
+Both revisions of a soa-configs checkout are rendered for every cluster (deployments.json from
+the deployments branch, the same for both, so only the config change shows; a repository
+without one reads each revision's own deployments.json files), or two plain trees with
+`--base-dir/--head-dir`. Exit 0 no change, 1 changes, 3 the head has new validation errors,
+2 usage or source error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import git
+import yaml
+
+from reconciler.cli.common import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    UsageError,
+    maybe_config,
+    print_table,
+    settings_factory,
+    unknown,
+    worker_count,
+)
+from reconciler.config import ClusterConfig, Config
+from reconciler.render.tree import render_tree
+from reconciler.report.preview import InstanceChange, Preview, preview
+from reconciler.soa.files import SoaSource
+from reconciler.sources.directory import DirectoryTree
+from reconciler.sources.gittree import GitTree
+
+EXIT_NEW_ERRORS = 3
+#: A PR comment is cut above this size (GitHub allows 65,536 characters).
+MARKDOWN_LIMIT = 60_000
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("diff", help="preview a config change: what two revisions render differently",
+                       description="Render every cluster at two revisions of soa-configs and show, per instance, "
+                                   "whether the change bounces, scales, creates or deletes it, with the changed "
+                                   "fields. Exit 0 no change, 1 changes, 3 new validation errors, 2 error.")
+    p.add_argument("--base", help="the base revision (a commit, branch or tag of --repo)")
+    p.add_argument("--head", default="HEAD", help="the head revision (default HEAD)")
+    p.add_argument("--repo", default=".", help="the soa-configs checkout (default: the current directory)")
+    p.add_argument("--base-dir", help="a plain tree as the base (with --head-dir, instead of git)")
+    p.add_argument("--head-dir", help="a plain tree as the head")
+    p.add_argument("--deployments-branch", help="the branch with deployments.json (default: the config's, "
+                                                "else `deployments`; local or origin/)")
+    p.add_argument("--config", help="reconciler.yaml: clusters, budgets and prune settings")
+    p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
+    p.add_argument("-o", "--output", choices=("table", "markdown", "json", "yaml"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = maybe_config(args.config)
+    if args.config and args.cluster:
+        assert config is not None
+        unknown("cluster", args.cluster, config.clusters, args.config)
+    base, head, base_name, head_name = _sources(args, config)
+    clusters = args.cluster or (list(config.clusters) if config else None)
+    settings_for = settings_factory(config, None)
+    before = render_tree(base, clusters, settings_for, workers=worker_count())
+    after = render_tree(head, clusters, settings_for, workers=worker_count())
+    result = preview(before.results, after.results, base_issues=before.issues, head_issues=after.issues,
+                     settings_for=lambda c: _cluster(config, c), base_name=base_name, head_name=head_name)
+    _print(result, args.output)
+    if result.new_errors:
+        return EXIT_NEW_ERRORS
+    return EXIT_DIFFERENCES if result.instances else EXIT_OK
+
+
+def _cluster(config: Config | None, name: str) -> ClusterConfig:
+    return config.clusters[name] if config and name in config.clusters else ClusterConfig(name)
+
+
+def _sources(args: argparse.Namespace, config: Config | None) -> tuple[SoaSource, SoaSource, str, str]:
+    if args.base_dir or args.head_dir:
+        if not (args.base_dir and args.head_dir):
+            raise UsageError("--base-dir and --head-dir go together")
+        for given in (args.base_dir, args.head_dir):
+            if not Path(given).is_dir():
+                raise UsageError(f"{given} is not a directory")
+        return DirectoryTree(args.base_dir), DirectoryTree(args.head_dir), args.base_dir, args.head_dir
+    if not args.base:
+        raise UsageError("diff needs --base REV (or --base-dir and --head-dir)")
+    try:
+        repo = git.Repo(args.repo, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"{args.repo} is not a git checkout (use --base-dir/--head-dir for plain trees)") from None
+    base, head = _commit(repo, args.base), _commit(repo, args.head)
+    branch = args.deployments_branch or (config.soa_configs.deployments_branch if config and config.soa_configs
+                                         else "deployments")
+    deployments = _branch(repo, branch)
+    if args.deployments_branch and deployments is None:
+        raise UsageError(f"no branch {branch!r} (nor origin/{branch}) in {repo.working_dir}")
+    # without a deployments branch each revision reads its own deployments.json files
+    return (GitTree(repo, base, deployments or base), GitTree(repo, head, deployments or head),
+            base[:12], head[:12])
+
+
+def _commit(repo: git.Repo, rev: str) -> str:
+    try:
+        return str(repo.commit(rev).hexsha)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise UsageError(f"no revision {rev!r} in {repo.working_dir}") from None
+
+
+def _branch(repo: git.Repo, name: str) -> str | None:
+    for ref in (f"refs/heads/{name}", f"refs/remotes/origin/{name}"):
+        try:
+            return str(repo.commit(ref).hexsha)
+        except (git.BadName, ValueError, git.GitCommandError):
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------- output
+
+def _print(result: Preview, output: str) -> None:
+    if output in ("json", "yaml"):
+        doc = result.as_dict()
+        if output == "json":
+            json.dump(doc, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            yaml.safe_dump(doc, sys.stdout, sort_keys=False, default_flow_style=False)
+        return
+    if output == "markdown":
+        sys.stdout.write(markdown(result))
+        return
+    rows = [[c.cluster, f"{c.service}.{c.instance}", c.change, _pods(c), _detail(c)] for c in result.instances]
+    if rows:
+        print_table(["CLUSTER", "INSTANCE", "CHANGE", "PODS", "DETAIL"], rows)
+    for change in result.instances:
+        for obj in change.objects:
+            if obj.diff:
+                print(f"\n{change.cluster} {obj.kind} {obj.namespace or ''}/{obj.name}".replace(" /", " "))
+                print(obj.diff)
+    for title, issues in (("newly broken", result.new_issues), ("fixed", result.fixed_issues)):
+        for issue in issues:
+            print(f"{title}: {issue.severity.value}: {issue}")
+    print(result.summary_line())
+
+
+def _pods(change: InstanceChange) -> str:
+    return str(change.pods) if change.change in ("bounce", "scale", "create", "delete") else ""
+
+
+def _detail(change: InstanceChange) -> str:
+    if change.change == "bounce":
+        return f"restarts {change.pods} pods, budget wave {change.waves}"
+    if change.change == "delete":
+        return "prune allowed" if change.prune_allowed else "prune would refuse it (prune off or over the fraction)"
+    return change.note
+
+
+def markdown(result: Preview) -> str:
+    """A PR comment: the summary, a table of instances, the diffs per service (collapsed)."""
+    head = [f"### reconciler diff `{result.base}`..`{result.head}`", "", f"**{result.summary_line()}**", ""]
+    if result.instances:
+        head += ["| cluster | instance | change | pods | detail |", "|---|---|---|---|---|"]
+        head += [f"| {c.cluster} | `{c.service}.{c.instance}` | **{c.change}** | {_pods(c)} | {_detail(c)} |"
+                 for c in result.instances]
+        head.append("")
+    for title, issues in (("Newly broken", result.new_issues), ("Fixed", result.fixed_issues)):
+        if issues:
+            head += [f"**{title}**", ""] + [f"- {i.severity.value}: `{i.file}` {i.where()} {i.key or ''}: {i.message}"
+                                           for i in issues] + [""]
+    out = "\n".join(head)
+    by_service: dict[str, list[InstanceChange]] = {}
+    for change in result.instances:
+        by_service.setdefault(change.service, []).append(change)
+    for service, changes in by_service.items():
+        body = [f"<details><summary>{service}: {len(changes)} instance(s)</summary>", "", "```diff"]
+        for change in changes:
+            for obj in change.objects:
+                if obj.diff:
+                    body += [f"# {change.cluster} {obj.kind} {obj.namespace or ''}/{obj.name}", obj.diff]
+        body += ["```", "", "</details>", ""]
+        section = "\n".join(body)
+        if len(out) + len(section) > MARKDOWN_LIMIT:
+            out += f"\n_The comment was cut at {MARKDOWN_LIMIT // 1000} KB; run `reconciler diff` for the rest._\n"
+            break
+        out += "\n" + section
+    return out + "\n"
+
