@@ -133,9 +133,12 @@ class Sources:
 def read_sources(given_soa_dir: str | None, config: Config | None) -> Sources:
     """--soa-dir (a directory) if given; else the config's source, read as the daemon reads it
     (a git repository: its branch and deployments branch through the mirror under state_dir; a
-    directory: hashed); else the defaults of `soa_dir`. A source that cannot be read is a
-    UsageError."""
-    if given_soa_dir or config is None or config.soa_configs is None:
+    directory: hashed); else the defaults of `soa_dir`. With --soa-dir and a git source, the
+    directory's deployments.json files are never read: deployments come from the deployments
+    branch (a PR checkout previewed against what is deployed). A source that cannot be read is
+    a UsageError."""
+    git_source = config is not None and config.soa_configs is not None and bool(config.soa_configs.repo)
+    if config is None or config.soa_configs is None or (given_soa_dir and not git_source):
         return Sources(DirectoryTree(soa_dir(given_soa_dir, config)), None, None)
     from reconciler.sources.poll import SourcePoller
 
@@ -144,4 +147,9 @@ def read_sources(given_soa_dir: str | None, config: Config | None) -> Sources:
         raise UsageError(f"cannot read soa-configs from {config.soa_configs.repo or config.soa_configs.path}: "
                          f"{result.error}")
     snapshot = result.snapshot
+    if given_soa_dir:
+        from reconciler.sources.overlay import WithDeployments
+
+        return Sources(WithDeployments(DirectoryTree(soa_dir(given_soa_dir, config)), snapshot.tree), None,
+                       snapshot.deployments_commit)
     return Sources(snapshot.tree, snapshot.soa_commit, snapshot.deployments_commit, snapshot.committed_at)
