@@ -209,3 +209,33 @@ def test_generate_usage_errors(setup: Setup, capsys: pytest.CaptureFixture[str])
     setup.soa.move_away()
     code, _, err = run(capsys, "generate-deployments", "--config", setup.config)
     assert code == 2 and "soa-configs.git" in err
+
+
+def test_history_and_rollback_by_a_deploy_tag(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = setup.config
+    for sha in (setup.a1, setup.a2):
+        assert run(capsys, "mark-for-deployment", "--service", "alpha", "--deploy-group", "prod",
+                   "--commit", sha, "--config", cfg)[0] == 0
+    assert run(capsys, "mark-for-deployment", "--service", "alpha", "--deploy-group", "canary",
+               "--commit", setup.a2, "--config", cfg)[0] == 0
+    code, doc = as_json(capsys, "history", "alpha", "--config", cfg)
+    assert code == 0
+    prod = [d for d in doc["deploys"] if d["deploy_group"] == "prod"]
+    assert [d["sha"] for d in prod] == [setup.a2, setup.a1]  # newest first
+    assert all(d["author"] and d["tag"].endswith("-deploy") for d in prod)
+    code, out, _ = run(capsys, "history", "alpha", "--deploy-group", "prod", "--config", cfg)
+    lines = out.splitlines()
+    assert code == 0 and "current" in lines[1] and setup.a2[:12] in lines[1] and setup.a1[:12] in lines[2]
+    assert "canary" not in out
+
+    code, back = as_json(capsys, "rollback", "alpha", "--deploy-group", "prod", "--config", cfg)
+    assert code == 0 and back["from"] == setup.a2 and back["to"] == setup.a1
+    assert setup.tags(setup.alpha)[back["tag"]] == setup.a1
+    assert run(capsys, "generate-deployments", "--config", cfg)[0] == 0
+    assert setup.doc("alpha")["v2"]["deployments"]["prod"]["git_sha"] == setup.a1  # git says so: no auto-sync undoes it
+    code, again = as_json(capsys, "rollback", "alpha", "--deploy-group", "prod", "--to", setup.a2[:10], "--config", cfg)
+    assert code == 0 and again["to"] == setup.a2
+    code, _, err = run(capsys, "rollback", "alpha", "--deploy-group", "prod", "--to", setup.a2, "--config", cfg)
+    assert code == 2 and "already runs" in err
+    code, _, err = run(capsys, "rollback", "beta", "--deploy-group", "c1.main", "--config", cfg)
+    assert code == 2 and "never been deployed" in err
