@@ -153,16 +153,23 @@ def _exit(doc: dict[str, Any], rows: list[dict[str, Any]]) -> int:
 
 
 # ---------------------------------------------------------------------- drift
-def run_drift(args: argparse.Namespace) -> int:
+def read_drift(args: argparse.Namespace, services: list[str] | None) -> dict[str, Any]:
+    """The drift document of `services` (None: all) on `args.cluster` (None: all), from the
+    daemon at `args.server` or read directly with `args.config` (never writing)."""
     _need_one(args)
     if args.server:
         doc = _from_server(args.server, "/api/v1/drift", {})
-        wanted_clusters, wanted_services = set(args.cluster or ()), set(args.service or ())
+        wanted_clusters, wanted_services = set(args.cluster or ()), set(services or ())
         doc["instances"] = [r for r in doc["instances"]
                             if (not wanted_clusters or r["cluster"] in wanted_clusters)
                             and (not wanted_services or r["service"] in wanted_services)]
-    else:
-        doc, _ = _direct(args, args.service, pods=False)
+        return doc
+    doc, _ = _direct(args, services, pods=False)
+    return doc
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    doc = read_drift(args, args.service)
     if args.output == "json":
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
