@@ -67,10 +67,12 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 
 
 # ---------------------------------------------------------------------- reading
-def _from_server(url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+def _from_server(url: str, path: str, params: dict[str, str] | list[tuple[str, str]],
+                 method: str = "GET") -> dict[str, Any]:
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     token = os.environ.get(API_TOKEN_ENV)
-    request = urllib.request.Request(url.rstrip("/") + path + query,
+    request = urllib.request.Request(url.rstrip("/") + path + query, method=method,
+                                     data=b"" if method == "POST" else None,
                                      headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -150,6 +152,11 @@ def _exit(doc: dict[str, Any], rows: list[dict[str, Any]]) -> int:
     if broken:
         return EXIT_ERROR
     return EXIT_OK if all(r["status"] in SETTLED for r in rows) else EXIT_DIFFERENCES
+
+
+def ask_server(url: str, path: str, params: dict[str, str] | list[tuple[str, str]], method: str = "GET") -> dict[str, Any]:
+    """A JSON document from the daemon at `url` (errors: UsageError with its own reason)."""
+    return _from_server(url, path, params, method)
 
 
 # ---------------------------------------------------------------------- drift

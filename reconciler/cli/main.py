@@ -8,8 +8,8 @@ import sys
 from typing import TextIO, cast
 
 from reconciler import __version__
-from reconciler.cli import (deploy_cmd, diff_cmd, drift_cmd, history_cmd, wait_cmd, generate_cmd, plan_cmd, render_cmd, resume_cmd, run_cmd,
-                            sim_cmd, validate_cmd)
+from reconciler.cli import (deploy_cmd, diff_cmd, drift_cmd, generate_cmd, history_cmd, plan_cmd,
+                           refresh_cmd, render_cmd, resume_cmd, run_cmd, sim_cmd, validate_cmd, wait_cmd)
 from reconciler.cli.common import EXIT_ERROR, ScrubbedStream, UsageError, err
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff_cmd.add_parser(sub)
     history_cmd.add_parsers(sub)
     wait_cmd.add_parser(sub)
+    refresh_cmd.add_parser(sub)
     drift_cmd.add_parsers(sub)
     resume_cmd.add_parser(sub)
     run_cmd.add_parser(sub)

@@ -103,7 +103,7 @@ class Daemon:
                               "(or allow_unauthenticated: true), or listen on 127.0.0.1")
         token_env = config.auth_token_env
         self.api = Api(self.state, self.metrics, webhook_secret=lambda: _secret(secret_env),
-                       on_push=self.on_push, versions=self.versions,
+                       on_push=self.on_push, on_refresh=self.refresh, versions=self.versions,
                        token=None if token_env is None else (lambda: _secret(token_env)),
                        max_body_bytes=config.max_body_bytes)
         self.server = Server(self.api, address, max_body_bytes=config.max_body_bytes,
@@ -252,6 +252,19 @@ class Daemon:
             return
         self._force_poll = True
         self.trigger("poll")
+
+    def refresh(self, clusters: list[str]) -> None:
+        """`POST /api/v1/refresh`: poll the sources now (no back-off), then compare every field
+        of `clusters` (their resync job, run at once)."""
+        self.scheduler.add_job(self._refresh, args=[list(clusters)], id="refresh", replace_existing=True)
+
+    def _refresh(self, clusters: list[str]) -> None:
+        self._force_poll = True
+        self.poll()
+        now = datetime.now(timezone.utc)
+        for job in self.scheduler.get_jobs():
+            if job.id in {f"resync:{name}" for name in clusters}:
+                job.modify(next_run_time=now)
 
     def generate_deployments(self, services: list[str] | None = None) -> None:
         """Deploy and control tags of the service repositories -> one deployments branch commit."""

@@ -29,6 +29,7 @@ from typing import Any
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from reconciler.daemon import page, webhook
@@ -54,6 +55,7 @@ class Api:
 
     def __init__(self, state: DaemonState, metrics: Metrics, *, webhook_secret: Callable[[], bytes | None],
                  on_push: Callable[[dict[str, Any]], None],
+                 on_refresh: Callable[[list[str]], None] | None = None,
                  versions: Callable[[str], dict[str, Any]] | None = None,
                  token: Callable[[], bytes | None] | None = None, max_body_bytes: int = 1024 * 1024,
                  replay_memory: int = REPLAY_MEMORY, clock: Callable[[], float] = time.monotonic) -> None:
@@ -70,6 +72,7 @@ class Api:
         self.metrics = metrics
         self.webhook_secret = webhook_secret
         self.on_push = on_push
+        self.on_refresh_request = on_refresh or (lambda clusters: None)
         #: service -> cluster -> (service, instance) -> git sha -> running pods (read live)
         self.versions = versions or (lambda service: {})
         self.urls = Map([
@@ -80,6 +83,7 @@ class Api:
             Rule("/api/v1/drift", endpoint="drift", methods=["GET"]),
             Rule("/api/v1/status/<service>", endpoint="status", methods=["GET"]),
             Rule("/api/v1/hooks/git", endpoint="hook", methods=["POST"]),
+            Rule("/api/v1/refresh", endpoint="refresh", methods=["POST"]),
         ])
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -122,7 +126,28 @@ class Api:
             return False
 
     def on_page(self, request: Request) -> Response:
-        return Response(page.render(self.state.drift()), mimetype="text/html")
+        """The page, filtered by `?cluster=`, `?service=` and `?status=` when given."""
+        report = self.state.drift(cluster=request.args.get("cluster") or None,
+                                  service=request.args.get("service") or None)
+        status = request.args.get("status") or None
+        if status:
+            report["instances"] = [r for r in report["instances"] if r["status"] == status]
+        filters = {k: request.args.get(k, "") for k in ("cluster", "service", "status")}
+        return Response(page.render(report, filters), mimetype="text/html")
+
+    def on_refresh(self, request: Request) -> Response:
+        """Poll the sources and reconcile (comparing every field) now: every cluster, or those
+        named by `?cluster=` (repeatable)."""
+        known = set(self.state.drift()["clusters"])
+        clusters = request.args.getlist("cluster") or sorted(known)
+        missing = [c for c in clusters if c not in known]
+        if missing:
+            raise NotFound(f"no such cluster: {', '.join(missing)} (known: {', '.join(sorted(known))})")
+        self.on_refresh_request(clusters)
+        log("refresh requested", clusters=clusters, remote=request.remote_addr)
+        if request.args.get("then") == "page":  # the page's button: back to the page
+            return redirect("/", code=303)
+        return _json({"refreshing": clusters}, 202)
 
     def on_healthz(self, request: Request) -> Response:
         return Response("ok\n", mimetype="text/plain")

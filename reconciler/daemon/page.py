@@ -22,8 +22,9 @@ def _count(side: dict[str, Any]) -> str:
     return f"{replicas if replicas is not None else 'auto'}"
 
 
-def render(report: dict[str, Any]) -> str:
-    """The page for a drift report (`DaemonState.drift()`), problem rows first."""
+def render(report: dict[str, Any], filters: dict[str, str] | None = None) -> str:
+    """The page for a drift report (`DaemonState.drift()`), problem rows first; `filters`: the
+    cluster, service and status it was filtered by (shown in the filter form)."""
     per_cluster: dict[str, Counter[str]] = {name: Counter() for name in report["clusters"]}
     for row in report["instances"]:
         per_cluster.setdefault(row["cluster"], Counter())[row["status"]] += 1
@@ -36,4 +37,7 @@ def render(report: dict[str, Any]) -> str:
             f"{bad} need attention" if bad else "all settled")
         clusters.append({"name": name, "bad": bad, "unreachable": unreachable, "state": state,
                          "summary": ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))})
-    return _ENV.get_template("page.html").render(report=report, clusters=clusters, settled=SETTLED, count=_count)
+    checked = {name: info.get("last_success") for name, info in report["clusters"].items()}
+    statuses = sorted({r["status"] for r in report["instances"]} | {(filters or {}).get("status") or "Synced"})
+    return _ENV.get_template("page.html").render(report=report, clusters=clusters, settled=SETTLED, count=_count,
+                                                 checked=checked, filters=filters or {}, statuses=statuses)

@@ -107,3 +107,34 @@ def test_served_over_a_real_socket() -> None:
             assert exc.code == 503
     finally:
         server.stop()
+
+
+def test_refresh_polls_now_for_the_named_clusters_and_the_page_button_comes_back() -> None:
+    state = DaemonState(["local", "prod"])
+    asked: list[list[str]] = []
+    client = Client(Api(state, Metrics(), webhook_secret=lambda: SECRET, on_push=lambda p: None,
+                        on_refresh=asked.append, token=lambda: b"tok"))
+    assert client.post("/api/v1/refresh").status_code == 401  # protected like the API
+    auth = {"Authorization": "Bearer tok"}
+    response = client.post("/api/v1/refresh", headers=auth)
+    assert response.status_code == 202 and response.get_json() == {"refreshing": ["local", "prod"]}
+    assert client.post("/api/v1/refresh?cluster=prod", headers=auth).get_json() == {"refreshing": ["prod"]}
+    missing = client.post("/api/v1/refresh?cluster=nope", headers=auth)
+    assert missing.status_code == 404 and "no such cluster: nope" in missing.get_json()["error"]
+    button = client.post("/api/v1/refresh?then=page", headers=auth)
+    assert button.status_code == 303 and button.headers["Location"].endswith("/")
+    assert asked == [["local", "prod"], ["prod"], ["local", "prod"]]
+
+
+def test_the_page_filters_by_cluster_service_and_status_and_shows_when_each_row_was_checked() -> None:
+    client, state, _ = make()
+    from datetime import datetime, timezone
+    state.set_cluster("local", reachable=True, last_success=datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc), rows=[
+        Row("local", "web", "main", "Synced", "in sync"), Row("local", "web", "canary", "Degraded", "crash"),
+        Row("local", "api", "main", "Synced", "in sync")])
+    state.set_cluster("prod", reachable=True, rows=[Row("prod", "web", "main", "Synced", "in sync")])
+    page = client.get("/?status=Degraded").get_data(as_text=True)
+    assert page.count("<tr data-status=") == 1 and "web.canary" in page and "2026-12-07T12:00:00Z" in page
+    page = client.get("/?service=web&cluster=prod").get_data(as_text=True)
+    assert page.count("<tr data-status=") == 1 and 'value="web"' in page
+    assert 'action="/api/v1/refresh?then=page"' in page
