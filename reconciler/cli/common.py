@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -11,8 +12,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.config import Config, ConfigError, load_config
-from reconciler.scrub import scrub
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
+from reconciler.scrub import scrub
 from reconciler.soa.files import SoaSource
 from reconciler.sources.directory import DirectoryTree
 
@@ -153,3 +154,18 @@ def read_sources(given_soa_dir: str | None, config: Config | None) -> Sources:
         return Sources(WithDeployments(DirectoryTree(soa_dir(given_soa_dir, config)), snapshot.tree), None,
                        snapshot.deployments_commit)
     return Sources(snapshot.tree, snapshot.soa_commit, snapshot.deployments_commit, snapshot.committed_at)
+
+
+#: The machine-readable outputs every command offers beside its table.
+DOCUMENT_FORMATS = ("json", "yaml")
+
+
+def emit_document(doc: Any, output: str) -> None:
+    """`doc` on stdout as JSON (indented) or YAML (block style, keys in their order)."""
+    if output == "yaml":
+        import yaml
+
+        yaml.safe_dump(doc, sys.stdout, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        return
+    json.dump(doc, sys.stdout, indent=2)
+    sys.stdout.write("\n")

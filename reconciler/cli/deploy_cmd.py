@@ -14,9 +14,7 @@ generate-deployments`, or the daemon's job).
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -24,7 +22,14 @@ from typing import Any
 
 import git
 
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK, UsageError, err
+from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
+    EXIT_ERROR,
+    EXIT_OK,
+    UsageError,
+    emit_document,
+    err,
+)
 from reconciler.cli.generate_cmd import load, service_repo_template, soa_source
 from reconciler.config import Config
 from reconciler.soa.files import SERVICE_NAME, SoaSource
@@ -73,7 +78,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     p.add_argument("--commit", required=True, metavar="SHA", help="the commit to deploy (full or abbreviated sha)")
     p.add_argument("--image-version", help="extra image version: the image is services-<service>:paasta-<sha>-<version>")
     p.add_argument("--config", required=True, help="reconciler.yaml")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     p.set_defaults(func=run_mark)
     for action, (short, long) in CONTROL_HELP.items():
         c = sub.add_parser(action, help=short, description=(
@@ -82,7 +87,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         c.add_argument("target", metavar="SERVICE.INSTANCE")
         c.add_argument("--cluster", required=True)
         c.add_argument("--config", required=True, help="reconciler.yaml")
-        c.add_argument("-o", "--output", choices=("table", "json"), default="table")
+        c.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
         c.set_defaults(func=run_control, action=action)
 
 
@@ -247,9 +252,8 @@ def _push_tag(mirror: Mirror, sha: str, name_at: Callable[[str], str], newest: s
 
 
 def _emit(output: str, doc: dict[str, Any], line: str) -> None:
-    if output == "json":
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if output in DOCUMENT_FORMATS:
+        emit_document(doc, output)
     else:
         print(line)
         print("it takes effect when deployments.json is next generated (reconciler generate-deployments, "

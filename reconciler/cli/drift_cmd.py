@@ -23,11 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
     EXIT_DIFFERENCES,
     EXIT_ERROR,
     EXIT_OK,
     UsageError,
     check_services,
+    emit_document,
     err,
     maybe_config,
     read_sources,
@@ -54,7 +56,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     status = sub.add_parser("status", help="one service on every cluster: replicas, versions, rollout",
                             description=__doc__)
     status.add_argument("service", metavar="SERVICE")
-    for p, formats in ((drift, ("table", "json", "markdown")), (status, ("table", "json"))):
+    for p, formats in ((drift, ("table", "json", "yaml", "markdown")), (status, ("table", "json", "yaml"))):
         p.add_argument("--config", help="reconciler.yaml: read git and the clusters directly")
         p.add_argument("--server", metavar="URL", help="ask a running daemon instead (http://host:port; "
                                                         "the token in $RECONCILER_API_TOKEN is sent if set)")
@@ -177,9 +179,8 @@ def read_drift(args: argparse.Namespace, services: list[str] | None) -> dict[str
 
 def run_drift(args: argparse.Namespace) -> int:
     doc = read_drift(args, args.service)
-    if args.output == "json":
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if args.output in DOCUMENT_FORMATS:
+        emit_document(doc, args.output)
     elif args.output == "markdown":
         sys.stdout.write(markdown(doc))
     else:
@@ -274,9 +275,8 @@ def run_status(args: argparse.Namespace) -> int:
     if not doc["instances"]:
         err(f"no instance of service {args.service!r} on the selected clusters")
         return EXIT_ERROR
-    if args.output == "json":
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if args.output in DOCUMENT_FORMATS:
+        emit_document(doc, args.output)
     else:
         _print_status(doc)
     return _exit(doc, doc["instances"])

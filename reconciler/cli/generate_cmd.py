@@ -7,10 +7,18 @@ with `path:`, the mirror's commit with `repo:`) and the service repository URL.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError, err, maybe_config, print_table
+from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
+    EXIT_DIFFERENCES,
+    EXIT_ERROR,
+    EXIT_OK,
+    UsageError,
+    emit_document,
+    err,
+    maybe_config,
+    print_table,
+)
 from reconciler.config import Config
 from reconciler.soa.files import SoaSource
 from reconciler.sources.deployments_branch import DeploymentsBranch, Identity
@@ -31,7 +39,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                     "done (committed or nothing to do), 1 when some repositories failed, 2 on error.")
     p.add_argument("--config", required=True, help="reconciler.yaml (soa_configs.repo and service_repos)")
     p.add_argument("--service", action="append", help="only this service (repeatable)")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     p.set_defaults(func=run)
 
 
@@ -102,9 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(result: GenerateResult, soa_commit: str, output: str) -> None:
-    if output == "json":
-        json.dump({**result.as_dict(), "soa_configs_commit": soa_commit}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if output in DOCUMENT_FORMATS:
+        emit_document({**result.as_dict(), "soa_configs_commit": soa_commit}, output)
     else:
         rows = [[change.service, line] for change in result.changed for line in change.changes or ("",)]
         if rows:

@@ -18,7 +18,12 @@ import git
 import yaml
 
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, UsageError, err, print_table
-from reconciler.cli.deploy_cmd import _fetched, _known_groups, _push_tag, _resolve_commit
+from reconciler.cli.deploy_cmd import (
+    _fetched,
+    _known_groups,
+    _push_tag,
+    _resolve_commit,
+)
 from reconciler.cli.generate_cmd import load, service_repo_template
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect

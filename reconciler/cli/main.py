@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from typing import TextIO, cast
 
 from reconciler import __version__
-from reconciler.cli import (deploy_cmd, diff_cmd, drift_cmd, generate_cmd, history_cmd, plan_cmd,
-                           refresh_cmd, render_cmd, resume_cmd, run_cmd, sim_cmd, validate_cmd, wait_cmd)
+from reconciler.cli import (
+    completion_cmd,
+    deploy_cmd,
+    diff_cmd,
+    drift_cmd,
+    generate_cmd,
+    history_cmd,
+    plan_cmd,
+    refresh_cmd,
+    render_cmd,
+    resume_cmd,
+    run_cmd,
+    sim_cmd,
+    validate_cmd,
+    wait_cmd,
+)
 from reconciler.cli.common import EXIT_ERROR, ScrubbedStream, UsageError, err
 
 
@@ -32,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)
     deploy_cmd.add_parsers(sub)
+    completion_cmd.add_parser(sub)
     return parser
 
 
@@ -42,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     # only walk it again and again (about a tenth of a full render).
     gc.disable()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (reconciler completion SHELL)
+            import argcomplete
+
+            argcomplete.autocomplete(parser)
+        args = parser.parse_args(argv)
         return int(args.func(args))
     except UsageError as exc:
         err(str(exc))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
     EXIT_DIFFERENCES,
     EXIT_ERROR,
     EXIT_OK,
     check_services,
+    emit_document,
     err,
     maybe_config,
     print_table,
@@ -37,7 +37,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's `path:` source)")
         p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
         p.add_argument("--service", action="append", help="only this service (repeatable)")
-        p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+        p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
         if name == "apply":
             p.add_argument("--dry-run", action="store_true", help="the same cycle as server dry runs")
             p.add_argument("--force", action="store_true",
@@ -81,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(results: list[CycleResult], output: str) -> None:
-    if output == "json":
+    if output in DOCUMENT_FORMATS:
         docs = [r.as_dict() for r in results]
-        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        emit_document(docs[0] if len(docs) == 1 else docs, output)
         return
     for result in results:
         doc = result.as_dict()

@@ -9,16 +9,28 @@ It lifts the halt of that config_sha once: a later failed rollout of it halts th
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_ERROR, EXIT_OK, UsageError, err, maybe_config, unknown
+from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
+    EXIT_DIFFERENCES,
+    EXIT_ERROR,
+    EXIT_OK,
+    UsageError,
+    emit_document,
+    err,
+    maybe_config,
+    unknown,
+)
 from reconciler.cluster.errors import ClusterError
 from reconciler.cluster.factory import connect
 from reconciler.engine.health import FAILED
-from reconciler.engine.marks import FAILED_CONFIG_SHA, RESUME_MANAGER, RESUMED_CONFIG_SHA
+from reconciler.engine.marks import (
+    FAILED_CONFIG_SHA,
+    RESUME_MANAGER,
+    RESUMED_CONFIG_SHA,
+)
 from reconciler.engine.train import resume_mark
 from reconciler.reconcile.cycle import policy_for
 from reconciler.reconcile.observe import read_health
@@ -33,7 +45,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("target", metavar="SERVICE.INSTANCE")
     p.add_argument("--cluster", required=True)
     p.add_argument("--config", required=True, help="reconciler.yaml")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     p.set_defaults(func=run)
 
 
@@ -75,10 +87,9 @@ def run(args: argparse.Namespace) -> int:
     except ClusterError as exc:
         err(f"cluster {args.cluster}: {exc}")
         return EXIT_ERROR
-    if args.output == "json":
-        json.dump({"cluster": args.cluster, "service": service, "instance": instance, "resumed": lifted},
-                  sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if args.output in DOCUMENT_FORMATS:
+        emit_document({"cluster": args.cluster, "service": service, "instance": instance, "resumed": lifted},
+                      args.output)
     elif not lifted:
         print(f"{service}.{instance} on {args.cluster}: no halted rollout to resume")
     for item in lifted if args.output == "table" else ():

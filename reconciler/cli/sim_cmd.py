@@ -12,10 +12,16 @@ from typing import Any
 
 import yaml
 
-from reconciler.cli.common import EXIT_DIFFERENCES, EXIT_OK, UsageError, err, maybe_config, print_table
+from reconciler.cli.common import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    UsageError,
+    err,
+    maybe_config,
+    print_table,
+)
 from reconciler.cluster.errors import ClusterError
 from reconciler.kinds import KINDS
-
 
 #: The names kubectl accepts for each kind (singular, plural, short), lower-cased.
 _ALIASES = {"deploy": "Deployment", "deployments": "Deployment", "sts": "StatefulSet", "statefulsets": "StatefulSet",

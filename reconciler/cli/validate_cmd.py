@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Mapping
 
 from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
     EXIT_DIFFERENCES,
     EXIT_OK,
     check_services,
+    emit_document,
     maybe_config,
     settings_factory,
     soa_dir,
@@ -32,7 +32,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                                      "the bundled template)")
     p.add_argument("--config", help="reconciler.yaml to check (and to take cluster settings from)")
     p.add_argument("--cluster", help="only this cluster")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     p.set_defaults(func=run)
 
 
@@ -64,9 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(issues: list[Issue], output: str, summary: Mapping[str, object]) -> None:
-    if output == "json":
-        json.dump({"issues": [i.as_dict() for i in issues], "summary": summary}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if output in DOCUMENT_FORMATS:
+        emit_document({"issues": [i.as_dict() for i in issues], "summary": summary}, output)
         return
     for issue in sorted(issues, key=lambda i: (not i.is_error, i.file, i.instance or "", i.key or "")):
         print(f"{issue.severity.value}: {issue}")
