@@ -21,6 +21,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reconciler.cli.common import (
     DOCUMENT_FORMATS,
@@ -216,8 +217,20 @@ def _detail(row: dict[str, Any]) -> str:
     return text
 
 
+#: Status colours on a terminal (Rich drops them elsewhere, and with NO_COLOR set).
+STATUS_STYLE = {"Synced": "green", "Stopped": "dim", "NotDeployed": "dim", "Progressing": "cyan",
+                "OutOfSync": "yellow", "Waiting": "yellow", "Drifted": "magenta", "Missing": "yellow",
+                "Orphaned": "magenta", "Degraded": "bold red", "Invalid": "bold red"}
+
+
 def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 80, highlight=False, soft_wrap=False)
+    """Tables as wide as the terminal (or $COLUMNS); 80 columns when piped without COLUMNS."""
+    wide = sys.stdout.isatty() or bool(os.environ.get("COLUMNS"))
+    return Console(width=None if wide else 80, highlight=False, soft_wrap=False)
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
 def _print_drift(doc: dict[str, Any]) -> None:
@@ -238,7 +251,7 @@ def _print_drift(doc: dict[str, Any]) -> None:
     for row in doc["instances"]:
         git = _short(row.get("desired"))
         live = _short(row.get("live"))
-        table.add_row(row["cluster"], f"{row['service']}.{row['instance']}", row["status"],
+        table.add_row(row["cluster"], f"{row['service']}.{row['instance']}", _status(row["status"]),
                       git if live in (git, "-") else f"{live}->{git}", _ago(row.get("since"), doc["generated_at"]),
                       _detail(row))
     console.print(table)
