@@ -11,7 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.config import Config, ConfigError, load_config
+from reconciler.config import (
+    ClusterConfig,
+    Config,
+    ConfigError,
+    SourceConfig,
+    load_config,
+)
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
 from reconciler.scrub import scrub
 from reconciler.soa.files import SoaSource
@@ -169,3 +175,23 @@ def emit_document(doc: Any, output: str) -> None:
         return
     json.dump(doc, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def embedded_default() -> Config:
+    """The bundled template on a simulated cluster `local`, state under ~/.local/state/reconciler."""
+    if not TEMPLATE_DIR.is_dir():
+        raise UsageError(f"the bundled soa-configs-template/ is missing ({TEMPLATE_DIR}); pass --config")
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state") / "reconciler"
+    return Config(clusters={"local": ClusterConfig("local", sim_state=str(state / "local.sqlite"),
+                                                   sim_pod_ready_seconds=2.0)},
+                  soa_configs=SourceConfig(path=str(TEMPLATE_DIR), poll_interval=5.0), state_dir=str(state))
+
+
+#: How the embedded default is named in messages (where a config file's path would be).
+EMBEDDED = "the embedded default"
+
+
+def config_or_default(path: str | None) -> Config:
+    """The config at `path`, or the embedded default (what `reconciler run` uses without one)."""
+    config = maybe_config(path)
+    return config if config is not None else embedded_default()

@@ -25,14 +25,15 @@ from rich.text import Text
 
 from reconciler.cli.common import (
     DOCUMENT_FORMATS,
+    EMBEDDED,
     EXIT_DIFFERENCES,
     EXIT_ERROR,
     EXIT_OK,
     UsageError,
     check_services,
+    config_or_default,
     emit_document,
     err,
-    maybe_config,
     read_sources,
     settings_factory,
     unknown,
@@ -58,7 +59,8 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
                             description=__doc__)
     status.add_argument("service", metavar="SERVICE")
     for p, formats in ((drift, ("table", "json", "yaml", "markdown")), (status, ("table", "json", "yaml"))):
-        p.add_argument("--config", help="reconciler.yaml: read git and the clusters directly")
+        p.add_argument("--config", help="reconciler.yaml: read git and the clusters directly (with neither "
+                                        "--config nor --server: the embedded default, as `reconciler run`)")
         p.add_argument("--server", metavar="URL", help="ask a running daemon instead (http://host:port; "
                                                         "the token in $RECONCILER_API_TOKEN is sent if set)")
         p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's source)")
@@ -101,8 +103,7 @@ def _server_message(exc: urllib.error.HTTPError) -> str:
 
 
 def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool) -> tuple[dict[str, Any], Versions]:
-    config = maybe_config(args.config)
-    assert config is not None
+    config = config_or_default(args.config)
     clusters = _clusters(args, config)
     sources = read_sources(args.soa_dir, config)
     check_services(sources.tree, services, "soa-configs")
@@ -137,13 +138,14 @@ def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool)
 
 
 def _clusters(args: argparse.Namespace, config: Config) -> list[str]:
-    unknown("cluster", args.cluster or (), config.clusters, args.config)
+    unknown("cluster", args.cluster or (), config.clusters, args.config or EMBEDDED)
     return list(args.cluster or config.clusters)
 
 
 def _need_one(args: argparse.Namespace) -> None:
-    if bool(args.config) == bool(args.server):
-        raise UsageError("give --config (read git and the clusters) or --server URL (ask a daemon), one of them")
+    if args.config and args.server:
+        raise UsageError("give --config (read git and the clusters) or --server URL (ask a daemon), not both; "
+                         "with neither, the embedded default is read")
 
 
 def _exit(doc: dict[str, Any], rows: list[dict[str, Any]]) -> int:

@@ -6,13 +6,14 @@ import argparse
 
 from reconciler.cli.common import (
     DOCUMENT_FORMATS,
+    EMBEDDED,
     EXIT_DIFFERENCES,
     EXIT_ERROR,
     EXIT_OK,
     check_services,
+    config_or_default,
     emit_document,
     err,
-    maybe_config,
     print_table,
     read_sources,
     settings_factory,
@@ -33,7 +34,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
             help_text + ". Exit codes: plan and apply --dry-run 0 nothing to do, 1 differences (changes, held "
             "back or not, a refused prune, invalid instances), 2 error; apply 0 when every action it took "
             "succeeded (waiting is not a failure), 1 when one failed, 2 on error."))
-        p.add_argument("--config", required=True, help="reconciler.yaml (clusters, budgets, prune)")
+        p.add_argument("--config", help="reconciler.yaml (clusters, budgets, prune; default: the embedded default)")
         p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's `path:` source)")
         p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
         p.add_argument("--service", action="append", help="only this service (repeatable)")
@@ -48,9 +49,8 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    config = maybe_config(args.config)
-    assert config is not None  # --config is required
-    unknown("cluster", args.cluster or (), config.clusters, args.config)
+    config = config_or_default(args.config)
+    unknown("cluster", args.cluster or (), config.clusters, args.config or EMBEDDED)
     clusters = args.cluster or list(config.clusters)
     tree = read_sources(args.soa_dir, config).tree
     check_services(tree, args.service, "soa-configs")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-from pathlib import Path
 
-from reconciler.cli.common import TEMPLATE_DIR, UsageError, maybe_config, worker_count
-from reconciler.config import ClusterConfig, Config, SourceConfig
+from reconciler.cli.common import (
+    TEMPLATE_DIR,
+    UsageError,
+    config_or_default,
+    worker_count,
+)
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -32,23 +34,13 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.set_defaults(func=run)
 
 
-def embedded_default() -> Config:
-    """The bundled template on a simulated cluster `local`, state under ~/.local/state/reconciler."""
-    if not TEMPLATE_DIR.is_dir():
-        raise UsageError(f"the bundled soa-configs-template/ is missing ({TEMPLATE_DIR}); pass --config")
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state") / "reconciler"
-    return Config(clusters={"local": ClusterConfig("local", sim_state=str(state / "local.sqlite"),
-                                                   sim_pod_ready_seconds=2.0)},
-                  soa_configs=SourceConfig(path=str(TEMPLATE_DIR), poll_interval=5.0), state_dir=str(state))
-
-
 def run(args: argparse.Namespace) -> int:
     from reconciler.daemon import logs
     from reconciler.daemon.app import Daemon, Timing, serve
     from reconciler.daemon.http import ListenError
 
     gc.enable()  # main() turns it off for one-shot commands; a daemon must collect
-    config = maybe_config(args.config) if args.config else embedded_default()
+    config = config_or_default(args.config)
     assert config is not None
     logs.setup()
     if args.renew_deadline >= args.lease_duration:

@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 
 from reconciler.cli.common import (
+    EMBEDDED,
     EXIT_DIFFERENCES,
     EXIT_OK,
     UsageError,
+    config_or_default,
     err,
-    maybe_config,
     print_table,
 )
 from reconciler.cluster.errors import ClusterError
@@ -49,7 +50,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                                    "given with --state. KIND as kubectl accepts it (deploy, deployments, "
                                    "Deployment). Kinds: " + ", ".join(KINDS) + ".")
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--config", help="reconciler.yaml")
+    where.add_argument("--config", help="reconciler.yaml (default: the embedded default, as `reconciler run`)")
     where.add_argument("--cluster", help="the simulated cluster of the config (default: its only one)")
     where.add_argument("--state", help="a simulated cluster's state file, instead of --config")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -81,16 +82,15 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 def _state_path(args: argparse.Namespace) -> tuple[str, str]:
     if args.state:
         return args.cluster or "sim", args.state
-    config = maybe_config(args.config)
-    if config is None:
-        raise UsageError("sim needs --config (with a `sim:` cluster) or --state FILE")
+    config = config_or_default(args.config)
+    where = args.config or EMBEDDED
     sims = {name: c.sim_state for name, c in config.clusters.items() if c.sim_state}
     if args.cluster:
         if args.cluster not in sims:
-            raise UsageError(f"{args.cluster} is not a simulated cluster of {args.config}")
+            raise UsageError(f"{args.cluster} is not a simulated cluster of {where}")
         return args.cluster, str(sims[args.cluster])
     if len(sims) != 1:
-        raise UsageError(f"{args.config} has {len(sims)} simulated clusters: name one with --cluster")
+        raise UsageError(f"{where} has {len(sims)} simulated clusters: name one with --cluster")
     [(name, path)] = sims.items()
     return name, str(path)
 

@@ -26,7 +26,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("--sha", help="the git sha (or its start) every row must run")
     p.add_argument("--timeout", default="10m", help="give up after this long (default 10m; 90s, 1h, ...)")
     p.add_argument("--interval", default="2s", help="between two looks (default 2s)")
-    p.add_argument("--config", help="reconciler.yaml: read git and the clusters directly")
+    p.add_argument("--config", help="reconciler.yaml: read git and the clusters directly (default: the "
+                                    "embedded default)")
     p.add_argument("--server", metavar="URL", help="ask a running daemon instead")
     p.add_argument("--soa-dir", help="the soa-configs directory (default: the config's source)")
     p.set_defaults(func=run)

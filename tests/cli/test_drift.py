@@ -110,7 +110,8 @@ def test_status_of_a_service(config: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_usage_and_unreachable_clusters(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["drift"]) == 2
+    assert main(["drift", "--config", str(config), "--server", "http://127.0.0.1:1"]) == 2  # one of them
+    assert "not both" in capsys.readouterr().err
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("""apiVersion: v1
 kind: Config

@@ -60,7 +60,7 @@ def test_get_as_json_and_through_a_config(state: Path, tmp_path: Path, capsys: p
 
 @pytest.mark.parametrize("argv, needle", [
     (["sim", "list", "Widget", "--state", "x"], "unknown kind"),
-    (["sim", "list", "Deployment"], "needs --config"),
+    (["sim", "list", "Deployment", "--config", "/nonexistent/reconciler.yaml"], "cannot read"),
 ])
 def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
     code, _, err = run(capsys, *argv)
