@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +25,7 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.protocol import Cluster
+from tests.conftest import REPO
 from tests.support.daemon import DaemonProcess
 from tests.support.gitremote import GitRemote
 
@@ -365,3 +369,31 @@ def test_detect_only_drift_stays_reported_between_resyncs(world: World) -> None:
         time.sleep(0.5)
         assert daemon.row("web", "main")["status"] == "Drifted"
     assert world.workload("web", "main")["spec"]["template"]["spec"]["containers"][0]["image"] == "edited:1"
+
+
+def test_wait_then_rollback_by_tag_then_wait_for_the_old_sha(world: World) -> None:
+    """The service owner's loop end to end: deploy, `wait`, deploy again, `rollback` (a deploy
+    tag), `wait --sha` for the old sha; `history` tells the story."""
+    world.service("web", "main: {instances: 2, deploy_group: prod}\n")
+    first = world.deploy("web", "prod", datetime.now(timezone.utc) - timedelta(minutes=2))
+    daemon = world.daemon()
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler.cli.main", *argv], capture_output=True, text=True,
+                              cwd=REPO, env=os.environ, timeout=180)
+
+    waited = cli("wait", "web.main", "--server", daemon.url, "--sha", first[:10], "--timeout", "120s")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    second = world.deploy("web", "prod", datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert cli("wait", "web.main", "--server", daemon.url, "--sha", second[:10], "--timeout", "120s").returncode == 0
+    back = cli("rollback", "web", "--deploy-group", "prod", "--config", str(world.config), "-o", "json")
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["to"] == first
+    waited = cli("wait", "web.main", "--config", str(world.config), "--sha", first[:10], "--timeout", "120s",
+                 "--interval", "1s")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert world.workload("web", "main")["spec"]["template"]["spec"]["containers"][0]["image"].endswith(first)
+    history = cli("history", "web", "--config", str(world.config), "-o", "json")
+    doc = json.loads(history.stdout)
+    assert [d["sha"] for d in doc["deploys"]] == [first, second, first]  # the rollback is a deploy like any
+    assert doc["running"]["local"]["main"] == first
