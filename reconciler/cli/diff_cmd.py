@@ -18,18 +18,26 @@ import git
 import yaml
 
 from reconciler.cli.common import (
+    EMBEDDED,
     EXIT_DIFFERENCES,
+    EXIT_ERROR,
     EXIT_OK,
     UsageError,
+    config_or_default,
+    err,
     maybe_config,
     print_table,
+    read_sources,
     settings_factory,
     unknown,
     worker_count,
 )
 from reconciler.config import ClusterConfig, Config
 from reconciler.render.tree import render_tree
-from reconciler.report.preview import InstanceChange, Preview, preview
+from reconciler.reconcile.cycle import Mode
+from reconciler.reconcile.each import ClusterRun, reconcile_each
+from reconciler.reconcile.revision import Revision
+from reconciler.report.preview import InstanceChange, Preview, preview, preview_live
 from reconciler.soa.files import SoaSource
 from reconciler.sources.directory import DirectoryTree
 from reconciler.sources.gittree import GitTree
@@ -46,18 +54,25 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                                    "fields. Exit 0 no change, 1 changes, 3 new validation errors, 2 error.")
     p.add_argument("--base", help="the base revision (a commit, branch or tag of --repo)")
     p.add_argument("--head", default="HEAD", help="the head revision (default HEAD)")
-    p.add_argument("--repo", default=".", help="the soa-configs checkout (default: the current directory)")
+    p.add_argument("--repo", help="the soa-configs checkout (default: the current directory; with --live: "
+                                  "the config's source unless given)")
     p.add_argument("--base-dir", help="a plain tree as the base (with --head-dir, instead of git)")
     p.add_argument("--head-dir", help="a plain tree as the head")
     p.add_argument("--deployments-branch", help="the branch with deployments.json (default: the config's, "
                                                 "else `deployments`; local or origin/)")
-    p.add_argument("--config", help="reconciler.yaml: clusters, budgets and prune settings")
+    p.add_argument("--live", action="store_true",
+                   help="diff the head against what the clusters run now (what a merge would do now; needs "
+                        "the clusters, read only)")
+    p.add_argument("--config", help="reconciler.yaml: clusters, budgets and prune settings (--live without it: "
+                                    "the embedded default)")
     p.add_argument("--cluster", action="append", help="only this cluster (repeatable)")
     p.add_argument("-o", "--output", choices=("table", "markdown", "json", "yaml"), default="table")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.live:
+        return run_live(args)
     config = maybe_config(args.config)
     if args.config and args.cluster:
         assert config is not None
@@ -75,6 +90,43 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_DIFFERENCES if result.instances else EXIT_OK
 
 
+def run_live(args: argparse.Namespace) -> int:
+    """The head against the clusters: a read-only cycle per cluster, its plan as the preview."""
+    config = config_or_default(args.config)
+    unknown("cluster", args.cluster or (), config.clusters, args.config or EMBEDDED)
+    clusters = args.cluster or list(config.clusters)
+    head, head_name = _head(args, config)
+    revision = Revision.of(head, clusters, settings_factory(config, None), None, workers=worker_count())
+    runs: list[ClusterRun[None]] = reconcile_each(config, clusters, revision, Mode(check_drift=True))
+    for run in runs:
+        if run.error is not None:
+            err(f"cluster {run.name}: {run.error}")
+    if any(run.result is None for run in runs):
+        return EXIT_ERROR
+    view = revision.view()
+    result = preview_live(view.results, {run.name: run.result.plan for run in runs if run.result},
+                          settings_for=lambda c: _cluster(config, c), head_issues=view.issues, head_name=head_name)
+    _print(result, args.output)
+    if result.new_errors:
+        return EXIT_NEW_ERRORS
+    return EXIT_DIFFERENCES if result.instances else EXIT_OK
+
+
+def _head(args: argparse.Namespace, config: Config) -> tuple[SoaSource, str]:
+    if args.head_dir:
+        if not Path(args.head_dir).is_dir():
+            raise UsageError(f"{args.head_dir} is not a directory")
+        return DirectoryTree(args.head_dir), args.head_dir
+    if args.repo:
+        repo = _repo(args.repo)
+        head = _commit(repo, args.head)
+        branch = args.deployments_branch or (config.soa_configs.deployments_branch if config.soa_configs
+                                             else "deployments")
+        return GitTree(repo, head, _branch(repo, branch) or head), head[:12]
+    sources = read_sources(None, config)
+    return sources.tree, (sources.soa_commit or "the config's source")[:12]
+
+
 def _cluster(config: Config | None, name: str) -> ClusterConfig:
     return config.clusters[name] if config and name in config.clusters else ClusterConfig(name)
 
@@ -89,10 +141,7 @@ def _sources(args: argparse.Namespace, config: Config | None) -> tuple[SoaSource
         return DirectoryTree(args.base_dir), DirectoryTree(args.head_dir), args.base_dir, args.head_dir
     if not args.base:
         raise UsageError("diff needs --base REV (or --base-dir and --head-dir)")
-    try:
-        repo = git.Repo(args.repo, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(f"{args.repo} is not a git checkout (use --base-dir/--head-dir for plain trees)") from None
+    repo = _repo(args.repo or ".")
     base, head = _commit(repo, args.base), _commit(repo, args.head)
     branch = args.deployments_branch or (config.soa_configs.deployments_branch if config and config.soa_configs
                                          else "deployments")
@@ -102,6 +151,13 @@ def _sources(args: argparse.Namespace, config: Config | None) -> tuple[SoaSource
     # without a deployments branch each revision reads its own deployments.json files
     return (GitTree(repo, base, deployments or base), GitTree(repo, head, deployments or head),
             base[:12], head[:12])
+
+
+def _repo(path: str) -> git.Repo:
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(f"{path} is not a git checkout (use --base-dir/--head-dir for plain trees)") from None
 
 
 def _commit(repo: git.Repo, rev: str) -> str:

@@ -15,6 +15,7 @@ Per instance, the change is the one that matters most to the owner:
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from reconciler.config import ClusterConfig
+from reconciler.engine.actions import Action, Plan
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.render.service import Outcome, RenderResult
 from reconciler.soa.issues import Issue
@@ -219,7 +221,8 @@ def _instance_change(ident: Ident, base: RenderResult | None, head: RenderResult
 
 
 def _with_waves_and_prunes(changes: list[InstanceChange], before: Mapping[Ident, RenderResult],
-                           settings_for: Callable[[str], ClusterConfig]) -> list[InstanceChange]:
+                           settings_for: Callable[[str], ClusterConfig], *,
+                           keep_prunes: bool = False) -> list[InstanceChange]:
     """Bounces numbered into the waves of each cluster's `max_concurrent_bounces`; deletes told
     whether `prune` and `max_prune_fraction` (of the base's workloads) let them through."""
     out: list[InstanceChange] = []
@@ -231,10 +234,64 @@ def _with_waves_and_prunes(changes: list[InstanceChange], before: Mapping[Ident,
             bounces[change.cluster] = bounces.get(change.cluster, 0) + 1
             wave = math.ceil(bounces[change.cluster] / max(1, settings.rollout.max_concurrent_bounces))
             change = replace(change, waves=wave)
-        elif change.change == "delete":
+        elif change.change == "delete" and not keep_prunes:  # (live: the plan's own prune decision)
             workloads = sum(1 for (cluster, _, _), r in before.items()
                             if cluster == change.cluster and r.outcome is Outcome.RENDERED)
             allowed = settings.prune and deletes[change.cluster] <= settings.max_prune_fraction * max(1, workloads)
             change = replace(change, prune_allowed=bool(allowed))
         out.append(change)
     return out
+
+
+# ---------------------------------------------------------------------------- against the clusters
+
+def _difference_text(differences: Sequence[Any]) -> str:
+    lines = []
+    for d in differences:
+        lines.append(f"- {d.path}: {json.dumps(d.live, sort_keys=True, default=str)}")
+        lines.append(f"+ {d.path}: {json.dumps(d.desired, sort_keys=True, default=str)}")
+    return "\n".join(lines)
+
+
+def preview_live(results: Iterable[RenderResult], plans: Mapping[str, Plan], *,
+                 settings_for: Callable[[str], ClusterConfig], head_issues: Sequence[Issue] = (),
+                 head_name: str = "head") -> Preview:
+    """What applying the head would do to each cluster now (`diff --live`), from the plans of a
+    read-only cycle: the same per-instance changes, the base being what the clusters run."""
+    by_instance: dict[Ident, list[Action]] = {}
+    for cluster, plan in plans.items():
+        for action in plan.actions:
+            if action.action != "noop" and action.kind != "Namespace":
+                by_instance.setdefault((cluster, action.service, action.instance or ""), []).append(action)
+    changes: list[InstanceChange] = []
+    rendered = {(r.cluster, r.service, r.instance or "*"): r for r in results}
+    for ident, result in sorted(rendered.items()):
+        if result.outcome is Outcome.INVALID and ident[0] in plans:
+            changes.append(InstanceChange(*ident, "invalid",
+                                          note="; ".join(i.message for i in result.issues if i.is_error)[:300]))
+    for ident in sorted(by_instance):
+        actions = by_instance[ident]
+        work = next((a for a in actions if a.kind in WORKLOAD_KINDS), None)
+        objects = tuple(ObjectDiff(a.kind, a.namespace, a.name,
+                                   unified(None, a.desired, f"{a.kind}/{a.name}") if a.action == "create"
+                                   else _difference_text(a.differences) or a.reason)
+                        for a in actions)
+        pods = _replicas(work.desired if work and work.desired else (work.live if work else None))
+        if work is None:
+            change = "update"
+        elif work.action == "create":
+            change = "create"
+        elif work.action == "delete":
+            change = "delete"
+        elif work.action == "scale":
+            change = "scale"
+        else:  # an update (or one a budget holds back: wait) of the workload rolls its pods
+            change = "bounce"
+        prune = plans[ident[0]].prune
+        changes.append(InstanceChange(*ident, change, pods=pods, objects=objects,
+                                      prune_allowed=(not prune.refused) if change == "delete" else None,
+                                      note=prune.reason or "" if change == "delete" else work.reason if work else ""))
+    changes = _with_waves_and_prunes(sorted(changes, key=lambda c: (c.cluster, c.service, c.instance)), {},
+                                     settings_for, keep_prunes=True)
+    errors = tuple(sorted({*head_issues, *(i for r in rendered.values() for i in r.issues)}, key=_order))
+    return Preview("live", head_name, tuple(changes), tuple(i for i in errors if i.is_error), ())

@@ -140,3 +140,27 @@ def test_usage_errors_exit_2(checkout: tuple[Path, str, str], tmp_path: Path,
     assert main(["diff", "--repo", str(plain), "--base", base]) == 2
     assert "not a git checkout" in capsys.readouterr().err
     assert main(["diff", "--base-dir", str(plain)]) == 2
+
+
+def test_live_diffs_the_head_against_what_the_cluster_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    running, head = tmp_path / "running", tmp_path / "head"
+    deployed = {"web/service.yaml": "description: web\n",
+                "web/deployments.json": deployments_json("web", {"c1.main": SHA, "c1.side": SHA, "c1.new": SHA})}
+    write(running, {**deployed, "web/kubernetes-c1.yaml": "main: {instances: 2}\nside: {instances: 1}\n"})
+    write(head, {**deployed, "web/kubernetes-c1.yaml": "main: {instances: 2, cpus: 2}\nnew: {instances: 3}\n"})
+    config = tmp_path / "reconciler.yaml"
+    config.write_text(f"soa_configs: {{path: {running}}}\nclusters:\n  c1:\n"
+                      f"    sim: {{state: {tmp_path / 's.sqlite'}}}\n    prune: true\n    max_prune_fraction: 1.0\n"
+                      f"state_dir: {tmp_path / 'state'}\n")
+    assert main(["apply", "--config", str(config), "-o", "json"]) == 0
+    capsys.readouterr()
+    code, out = diff(capsys, "--live", "--head-dir", str(head), "--config", str(config), "-o", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["base"] == "live"
+    changes = {i["instance"]: i for i in doc["instances"]}
+    assert {k: v["change"] for k, v in changes.items()} == {"main": "bounce", "new": "create", "side": "delete"}
+    assert changes["side"]["prune_allowed"] is True and changes["main"]["pods"] == 2
+    (work,) = [o for o in changes["main"]["objects"] if o["kind"] == "Deployment"]
+    assert "resources" in work["diff"] and "cpu" in work["diff"]
+    code, out = diff(capsys, "--live", "--config", str(config), "-o", "json")  # the config's own source
+    assert code == 0 and json.loads(out)["instances"] == []
