@@ -24,9 +24,11 @@ from reconciler.engine.objects import section
 BOUNCE_STARTED = "bounce-started-at"
 LAST_HEALTHY = "last-healthy"
 FAILED_CONFIG_SHA = "failed-config-sha"
+#: Why the rollout of the failed config_sha failed, kept with the rollback (its pods are gone then).
+FAILED_REASON = "failed-reason"
 RESUMED_CONFIG_SHA = "resumed-config-sha"
 #: The marks an apply by the reconciler's own field manager sets (resume's is not among them).
-APPLIED_MARKS = (BOUNCE_STARTED, LAST_HEALTHY, FAILED_CONFIG_SHA)
+APPLIED_MARKS = (BOUNCE_STARTED, LAST_HEALTHY, FAILED_CONFIG_SHA, FAILED_REASON)
 #: Field manager of `reconciler resume`: its annotation survives the reconciler's own applies.
 RESUME_MANAGER = "reconciler-resume"
 

@@ -29,7 +29,15 @@ from typing import Any
 
 from reconciler.engine.actions import Action, Halt, Plan
 from reconciler.engine.health import FAILED, Health
-from reconciler.engine.marks import BOUNCE_STARTED, FAILED_CONFIG_SHA, LAST_HEALTHY, RESUMED_CONFIG_SHA, parse_time, rfc3339
+from reconciler.engine.marks import (
+    BOUNCE_STARTED,
+    FAILED_CONFIG_SHA,
+    FAILED_REASON,
+    LAST_HEALTHY,
+    RESUMED_CONFIG_SHA,
+    parse_time,
+    rfc3339,
+)
 from reconciler.engine.objects import Key
 from reconciler.engine.owned import unpack
 from reconciler.engine.policy import Policy
@@ -73,6 +81,10 @@ def _group(action: Action, policy: Policy) -> str:
     return f"{action.service}.{action.instance}"
 
 
+#: The failure's reason kept on a rolled-back workload is cut at this many characters.
+MAX_REASON = 500
+
+
 def _rollback(action: Action, failed_sha: str, reason: str, policy: Policy) -> tuple[Action | None, str]:
     """The rollback action for a failed workload, or None and why there is none."""
     packed = policy.annotation(action.live or {}, LAST_HEALTHY)
@@ -86,7 +98,8 @@ def _rollback(action: Action, failed_sha: str, reason: str, policy: Policy) -> t
     if not previous_sha or previous_sha == failed_sha:
         return None, "the recorded healthy rendering is the failed one"
     meta = dict(previous.get("metadata") or {})
-    meta["annotations"] = {**(meta.get("annotations") or {}), policy.key(FAILED_CONFIG_SHA): failed_sha}
+    meta["annotations"] = {**(meta.get("annotations") or {}), policy.key(FAILED_CONFIG_SHA): failed_sha,
+                           policy.key(FAILED_REASON): reason[:MAX_REASON]}
     desired = {**previous, "metadata": meta}
     return dataclasses.replace(
         action, action="update", desired=desired, rollback=True,
@@ -124,8 +137,10 @@ def guard(plan: Plan, health: Mapping[Key, Health], policy: Policy, *,
             halts.setdefault(train, Halt(group, action.service, action.instance, want, reason, rolled_back_to))
         elif (policy.annotation(action.live, FAILED_CONFIG_SHA) == want and have != want
               and not _resumed(action.live, policy, want, started)):
+            cause = policy.annotation(action.live, FAILED_REASON)
             halts.setdefault(train, Halt(group, action.service, action.instance, want,
-                                         f"rolled back to {have}; git asks for {want}", have))
+                                         f"rolled back to {have}" + (f" after: {cause}" if cause else "")
+                                         + f"; git asks for {want}", have))
 
     if not halts and not replaced:
         return plan

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.engine.health import FAILED, PROGRESSING, UNAVAILABLE, Health
-from reconciler.engine.marks import FAILED_CONFIG_SHA, LAST_HEALTHY, RESUMED_CONFIG_SHA, key, label
+from reconciler.engine.marks import FAILED_CONFIG_SHA, FAILED_REASON, LAST_HEALTHY, RESUMED_CONFIG_SHA, key, label
 from reconciler.engine.owned import pack, unpack
 from reconciler.engine.actions import Desired, Plan, Wanted
 from reconciler.engine.plan import plan
@@ -100,7 +100,9 @@ def test_auto_rollback_reapplies_the_last_healthy_rendering() -> None:
     assert a.desired is not None
     assert label(a.desired, DOMAIN, "config_sha") == old_sha
     assert a.desired["spec"]["template"] == previous["spec"]["template"]
-    assert a.desired["metadata"]["annotations"] == {key(DOMAIN, FAILED_CONFIG_SHA): sha(desired("a"))}
+    annotations = a.desired["metadata"]["annotations"]
+    assert annotations[key(DOMAIN, FAILED_CONFIG_SHA)] == sha(desired("a"))
+    assert annotations[key(DOMAIN, FAILED_REASON)].startswith("rollout of ")  # the cause outlives the pods
     assert p.halts[0].rolled_back_to == old_sha
     assert action(p, "b").action == "wait"
 
@@ -123,6 +125,16 @@ def test_a_rolled_back_instance_keeps_the_train_halted_until_git_changes() -> No
     assert action(p, "a").action == "wait" and "rolled back to configold; git asks for " + failed_sha in action(p, "a").reason
     assert action(p, "b").action == "wait"
     assert p.halts[0].rolled_back_to == "configold"
+
+
+def test_the_cause_of_a_failure_is_told_after_the_rollback() -> None:
+    failed_sha = sha(desired("a"))
+    want, live = scenario(a_config="configold", a_annotations={
+        key(DOMAIN, FAILED_CONFIG_SHA): failed_sha,
+        key(DOMAIN, FAILED_REASON): f"rollout of {failed_sha} failed: CrashLoopBackOff: back-off restarting"})
+    p = guard(planned(want, live), {}, POLICY)
+    assert p.halts[0].reason == (f"rolled back to configold after: rollout of {failed_sha} failed: CrashLoopBackOff: "
+                                 f"back-off restarting; git asks for {failed_sha}")
     # git moves on: a new config for a => its desired config_sha differs from the failed one
     moved = desired("a", K8S.replace("a: {instances: 2", "a: {instances: 2, cmd: fixed"))
     p = guard(planned(moved + want[len(desired("a")):], live), {}, POLICY)
