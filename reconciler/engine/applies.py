@@ -163,6 +163,11 @@ def _change(key: Key, item: Desired, current: Mapping[str, Any], policy: Policy,
         return _act("noop", key, item, "in sync", current)
     if change.startswith("replicas "):
         return _act("scale", key, item, change, current)
+    told = [d for d in found if not d.path.endswith('/config_sha"]')]  # the hash itself says nothing
+    if told:  # which fields, and whether the pods restart for it
+        change += f": {_describe(told)}"
+        if key[0] in WORKLOAD_KINDS and any(d.path.startswith("spec.template") for d in told):
+            change += "; pods restart"
     return replace(_act("update", key, item, change, current, found), take_over=edits)
 
 

@@ -99,6 +99,15 @@ def test_config_change_is_an_update() -> None:
     assert changed[0].live is have[1] and changed[0].desired is not None
 
 
+def test_an_update_names_the_fields_it_changes_and_whether_pods_restart() -> None:
+    before = live_of(desired("main: {instances: 2}\ncanary: {}\n"))
+    after = desired("main: {instances: 2, cpus: 3}\ncanary: {}\n")
+    (update,) = [a for a in run(after, before).actions if a.action == "update"]
+    assert update.reason.startswith("config_sha changed: spec.template.spec.containers[main].")
+    assert "resources.requests.cpu (git '3', live '1')" in update.reason
+    assert update.reason.endswith("; pods restart") and "config_sha\"]" not in update.reason
+
+
 def test_instances_change_is_a_scale() -> None:
     want = desired()
     have = [as_live(o, replicas=5) if o["kind"] == "Deployment" and o["metadata"]["name"] == "svc-main"
