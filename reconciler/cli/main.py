@@ -11,6 +11,7 @@ from typing import TextIO, cast
 from reconciler import __version__
 from reconciler.cli import (
     completion_cmd,
+    config_cmd,
     deploy_cmd,
     diff_cmd,
     drift_cmd,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate_cmd.add_parser(sub)
     deploy_cmd.add_parsers(sub)
     completion_cmd.add_parser(sub)
+    config_cmd.add_parser(sub)
     return parser
 
 

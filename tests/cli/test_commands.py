@@ -180,3 +180,12 @@ def test_validate_names_each_file_it_does_not_read_once(tmp_path: Path, capsys) 
     assert {i["file"] for i in infos} == {f"web/{n}" for n in ("secrets", "adhoc-c1.yaml", "marathon-c1.yaml",
                                                                 "tron-c1.yaml", "smartstack.yaml", "notes.txt")}
     assert all(i["message"].startswith("not read by the reconciler: ") for i in infos)
+
+
+def test_config_example_is_a_valid_config(tmp_path: Path, capsys) -> None:
+    code, out, _ = run(capsys, "config", "example")
+    assert code == 0 and out.startswith("# reconciler.yaml")
+    path = tmp_path / "reconciler.yaml"
+    path.write_text(out)
+    code, _, err = run(capsys, "validate", "--config", str(path))
+    assert code == 0, err
