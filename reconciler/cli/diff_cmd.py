@@ -10,20 +10,20 @@ without one reads each revision's own deployments.json files), or two plain tree
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import git
-import yaml
 
 from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
     EMBEDDED,
     EXIT_DIFFERENCES,
     EXIT_ERROR,
     EXIT_OK,
     UsageError,
     config_or_default,
+    emit_document,
     err,
     maybe_config,
     print_table,
@@ -33,10 +33,10 @@ from reconciler.cli.common import (
     worker_count,
 )
 from reconciler.config import ClusterConfig, Config
-from reconciler.render.tree import render_tree
 from reconciler.reconcile.cycle import Mode
 from reconciler.reconcile.each import ClusterRun, reconcile_each
 from reconciler.reconcile.revision import Revision
+from reconciler.render.tree import render_tree
 from reconciler.report.preview import InstanceChange, Preview, preview, preview_live
 from reconciler.soa.files import SoaSource
 from reconciler.sources.directory import DirectoryTree
@@ -179,13 +179,8 @@ def _branch(repo: git.Repo, name: str) -> str | None:
 # ---------------------------------------------------------------------------- output
 
 def _print(result: Preview, output: str) -> None:
-    if output in ("json", "yaml"):
-        doc = result.as_dict()
-        if output == "json":
-            json.dump(doc, sys.stdout, indent=2)
-            sys.stdout.write("\n")
-        else:
-            yaml.safe_dump(doc, sys.stdout, sort_keys=False, default_flow_style=False)
+    if output in DOCUMENT_FORMATS:
+        emit_document(result.as_dict(), output)
         return
     if output == "markdown":
         sys.stdout.write(markdown(result))

@@ -9,15 +9,20 @@ auto-sync never undoes it, and the daemon's next generation deploys it like any 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import git
-import yaml
 
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK, UsageError, err, print_table
+from reconciler.cli.common import (
+    DOCUMENT_FORMATS,
+    EXIT_ERROR,
+    EXIT_OK,
+    UsageError,
+    emit_document,
+    err,
+    print_table,
+)
 from reconciler.cli.deploy_cmd import (
     _fetched,
     _known_groups,
@@ -126,13 +131,9 @@ def run_history(args: argparse.Namespace) -> int:
         err(str(exc))
         return EXIT_ERROR
     live = {} if args.no_clusters else running(config, args.service)
-    if args.output in ("json", "yaml"):
-        doc = {"service": args.service, "deploys": [d.as_dict() for d in found], "running": live}
-        if args.output == "json":
-            json.dump(doc, sys.stdout, indent=2)
-            sys.stdout.write("\n")
-        else:
-            yaml.safe_dump(doc, sys.stdout, sort_keys=False)
+    if args.output in DOCUMENT_FORMATS:
+        emit_document({"service": args.service, "deploys": [d.as_dict() for d in found], "running": live},
+                      args.output)
         return EXIT_OK
     newest: set[str] = set()
     rows = []
@@ -178,9 +179,6 @@ def run_rollback(args: argparse.Namespace) -> int:
               f"{tag} to {mirror.safe_url}")
         print("it takes effect when deployments.json is next generated (the daemon's job, or "
               "reconciler generate-deployments)")
-    elif args.output == "json":
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
     else:
-        yaml.safe_dump(doc, sys.stdout, sort_keys=False)
+        emit_document(doc, args.output)
     return EXIT_OK
