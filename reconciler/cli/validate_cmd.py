@@ -73,4 +73,5 @@ def _print(issues: list[Issue], output: str, summary: Mapping[str, object]) -> N
         print(f"{summary['config']}: ok")
         return
     print(f"{summary['services']} services, {summary['instances']} instances: "
-          f"{summary['errors']} errors, {summary['warnings']} warnings, {summary['info']} files not read")
+          f"{summary['errors']} errors, {summary['warnings']} warnings"
+          + (f", {summary['info']} files not read" if summary["info"] else ""))
