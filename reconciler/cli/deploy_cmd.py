@@ -34,6 +34,7 @@ from reconciler.cli.generate_cmd import load, service_repo_template, soa_source
 from reconciler.config import Config
 from reconciler.soa.files import SERVICE_NAME, SoaSource
 from reconciler.soa.load import INSTANCE_NAME, load_service
+from reconciler.soa.pipeline import deploy_steps
 from reconciler.sources.deployments_branch import push_ref
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import list_tags, repo_url, service_instances
@@ -141,7 +142,7 @@ def _known_groups(config: Config, path: str, service: str) -> set[str] | None:
             raise UsageError(f"no such service in soa-configs: {service}")
         groups = set(service_instances(source, service).groups.values())
         pipeline = load_service(source.read_service(service), None).pipeline or ()
-        return groups | {step.step for step in pipeline}
+        return groups | {step.step for step in deploy_steps(pipeline)}
     except (SourceError, OSError) as exc:
         err(f"warning: could not read soa-configs to check the deploy group: {exc}")
         return None

@@ -13,6 +13,7 @@ from reconciler.soa.files import INSTANCE_FILE
 from reconciler.soa.issues import Issue, error
 from reconciler.soa.load import InstanceResult, ServiceLoad
 from reconciler.soa.model import Control, Deployments
+from reconciler.soa.pipeline import deploy_steps
 
 
 class Outcome(str, Enum):
@@ -98,6 +99,6 @@ def render_one(load: ServiceLoad, result: InstanceResult, settings: RenderSettin
                             issues=result.issues, deploy_group=group)
     control = deployments.controls.get(control_key, Control())
     objects = render_instance(config, version, control, settings)
-    auto_rollback = any(step.step == group and step.auto_rollback for step in load.pipeline or ())
+    auto_rollback = any(step.step == group and step.auto_rollback for step in deploy_steps(load.pipeline))
     return RenderResult(config.service, config.instance, config.cluster, Outcome.RENDERED,
                         tuple(objects), result.issues, group, auto_rollback)

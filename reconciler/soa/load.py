@@ -10,6 +10,7 @@ from reconciler.soa.deployments import parse_deployments
 from reconciler.soa.files import ServiceFiles, autotuned_file_name, instance_file_names
 from reconciler.soa.issues import Issue, error, warning
 from reconciler.soa.merge import deep_merge
+from reconciler.soa.pipeline import DeployStep, deploy_steps, parse_pipeline
 from reconciler.soa.model import (
     DEFAULT_SETPOINT,
     PROMQL_SETPOINT,
@@ -42,12 +43,6 @@ class InstanceResult:
     @property
     def errors(self) -> list[Issue]:
         return [i for i in self.issues if i.is_error]
-
-
-@dataclass(frozen=True)
-class DeployStep:
-    step: str
-    auto_rollback: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,21 +118,9 @@ def _pipeline(files: ServiceFiles, issues: list[Issue]) -> tuple[tuple[DeploySte
     doc, failed = _parse_mapping(files, "deploy.yaml", issues)
     if doc is None:
         return None, failed
-    path = f"{files.service}/deploy.yaml"
-    steps = doc.get("pipeline")
-    if not isinstance(steps, list):
-        issues.append(error(path, "must have a 'pipeline' list of steps", service=files.service,
-                            key="pipeline"))
-        return None, True
-    out: list[DeployStep] = []
-    for i, step in enumerate(steps):
-        if not isinstance(step, dict) or not isinstance(step.get("step"), str):
-            issues.append(error(path, "each step must be a mapping with a 'step' name",
-                                service=files.service, key=f"pipeline[{i}]"))
-            failed = True
-            continue
-        out.append(DeployStep(step["step"], step.get("auto_rollback") is True))
-    return tuple(out), failed
+    steps, found = parse_pipeline(doc, f"{files.service}/deploy.yaml", files.service)
+    issues.extend(found)
+    return steps, failed or steps is None
 
 
 def _deployments(files: ServiceFiles) -> tuple[Deployments, str | None]:
@@ -258,7 +241,7 @@ def _load_instance(
             issues.append(ctx.error(str(exc), "deploy_group"))
     if any(i.is_error for i in issues):
         return failed(*issues)
-    if pipeline is not None and group not in {s.step for s in pipeline}:
+    if pipeline is not None and group not in {s.step for s in deploy_steps(pipeline)}:
         issues.append(ctx.warning(f"deploy group {group!r} is not a step of deploy.yaml's pipeline",
                                   "deploy_group"))
     config = build_config(service, instance, cluster, source, group, merged, registry)

@@ -29,7 +29,7 @@ def cache_dir() -> Path:
     return Path(base) / "reconciler"
 
 
-def _compiled(schema: dict[str, Any]) -> CodeType:
+def _compiled(schema: dict[str, Any], name: str = "instance schema") -> CodeType:
     key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version],
                                     sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"schema-{key}.marshal"
@@ -38,7 +38,7 @@ def _compiled(schema: dict[str, Any]) -> CodeType:
         return code
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    code = compile(fastjsonschema.compile_to_code(schema), "<instance schema>", "exec")
+    code = compile(fastjsonschema.compile_to_code(schema), f"<{name}>", "exec")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
@@ -49,12 +49,17 @@ def _compiled(schema: dict[str, Any]) -> CodeType:
     return code
 
 
-@functools.cache
-def _validator() -> Callable[[Any], Any]:
+def compiled_validator(schema: dict[str, Any], name: str) -> Callable[[Any], Any]:
+    """A function raising fastjsonschema.JsonSchemaException for documents `schema` refuses."""
     namespace: dict[str, Any] = {}
-    exec(_compiled(INSTANCE_SCHEMA), namespace)  # noqa: S102 - code generated from our own schema
+    exec(_compiled(schema, name), namespace)  # noqa: S102 - code generated from our own schema
     validate: Callable[[Any], Any] = namespace["validate"]
     return validate
+
+
+@functools.cache
+def _validator() -> Callable[[Any], Any]:
+    return compiled_validator(INSTANCE_SCHEMA, "instance schema")
 
 
 def is_valid(config: Any) -> bool:

@@ -95,7 +95,7 @@ def _explainer() -> Any:
     return Draft7Validator(INSTANCE_SCHEMA)
 
 
-def _path_of(err: ValidationError) -> str:
+def path_of(err: ValidationError) -> str:
     out = ""
     for part in err.absolute_path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -106,11 +106,11 @@ def _schema_issues(config: Mapping[str, Any], ctx: InstanceContext) -> Iterator[
     if is_valid(config):
         return
     for err in sorted(_explainer().iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
-        path = _path_of(err)
+        path = path_of(err)
         if err.validator == "additionalProperties":
             yield from _unknown_key_issues(err, path, ctx)
         else:
-            yield ctx.error(_describe(err), path or None)
+            yield ctx.error(describe_error(err), path or None)
 
 
 def _unknown_key_issues(err: ValidationError, path: str, ctx: InstanceContext) -> Iterator[Issue]:
@@ -127,7 +127,7 @@ _TYPE_NAMES = {"number": "a number", "integer": "a whole number", "string": "a s
                "array": "a list", "object": "a mapping", "boolean": "true or false"}
 
 
-def _describe(err: ValidationError) -> str:
+def describe_error(err: ValidationError) -> str:
     value = err.instance
     got = f"got {value!r}"
     kind = err.validator
