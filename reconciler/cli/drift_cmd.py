@@ -221,7 +221,7 @@ def _detail(row: dict[str, Any]) -> str:
 
 #: Status colours on a terminal (Rich drops them elsewhere, and with NO_COLOR set).
 STATUS_STYLE = {"Synced": "green", "Stopped": "dim", "NotDeployed": "dim", "Progressing": "cyan",
-                "OutOfSync": "yellow", "Waiting": "yellow", "Drifted": "magenta", "Missing": "yellow",
+                "OutOfSync": "yellow", "Waiting": "yellow", "Frozen": "cyan", "Drifted": "magenta", "Missing": "yellow",
                 "Orphaned": "magenta", "Degraded": "bold red", "Invalid": "bold red"}
 
 

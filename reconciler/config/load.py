@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+from datetime import timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler.config.model import ClusterConfig, Config, RolloutBudget, ServiceReposConfig, SourceConfig
+from reconciler.config.model import (
+    ClusterConfig,
+    Config,
+    PromotionConfig,
+    RolloutBudget,
+    ServiceReposConfig,
+    SourceConfig,
+)
 from reconciler.config.schema import CONFIG_SCHEMA, parse_duration
+from reconciler.engine.freeze import FreezeWindow, trigger
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN
 from reconciler.soa.yamlparse import ParseError, parse_yaml
 
@@ -56,9 +66,67 @@ def parse_config(data: bytes, path: str = "reconciler.yaml") -> Config:
             if len(targets) != 1:
                 problems.append(f"{path}: clusters.{name}: set exactly one of kubeconfig, "
                                 f"in_cluster: true or sim (got {', '.join(targets) or 'none'})")
+    problems.extend(_freeze_problems(doc, path))
     if problems:
         raise ConfigError("\n".join(problems))
     return _typed(doc, Path(path).resolve().parent, path)
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as UTC or Europe/Berlin)") from None
+
+
+def _freeze_problems(doc: dict[str, Any], path: str) -> list[str]:
+    """What the schema cannot say: time zones, cron schedules, cluster names, promotion's lease cluster."""
+    problems = []
+    zone: tzinfo = timezone.utc
+    if isinstance(doc.get("time_zone"), str):
+        try:
+            zone = _zone(doc["time_zone"])
+        except ValueError as exc:
+            problems.append(f"{path}: time_zone: {exc}")
+    raw_clusters = doc.get("clusters")
+    clusters: dict[str, Any] = raw_clusters if isinstance(raw_clusters, dict) else {}
+    names: set[Any] = set()
+    for i, window in enumerate(doc.get("freezes") or []):
+        if not isinstance(window, dict):
+            continue
+        name = window.get("name")
+        if name in names:
+            problems.append(f"{path}: freezes[{i}].name: {name!r} is used twice")
+        names.add(name)
+        if isinstance(window.get("schedule"), str):
+            try:
+                trigger(window["schedule"], zone)
+            except ValueError as exc:
+                problems.append(f"{path}: freezes[{i}].schedule: {exc}")
+        for cluster in window.get("clusters") or []:
+            if cluster not in clusters:
+                problems.append(f"{path}: freezes[{i}].clusters: no cluster {cluster!r} is configured")
+    promotion = doc.get("promotion")
+    lease = promotion.get("lease_cluster") if isinstance(promotion, dict) else None
+    if lease is not None and lease not in clusters:
+        problems.append(f"{path}: promotion.lease_cluster: no cluster {lease!r} is configured")
+    return problems
+
+
+def _promotion(raw: Any) -> PromotionConfig:
+    if isinstance(raw, bool):
+        return PromotionConfig(enabled=raw)
+    if isinstance(raw, dict):
+        return PromotionConfig(enabled=bool(raw.get("enabled", True)), lease_cluster=raw.get("lease_cluster"),
+                               interval=parse_duration(raw.get("interval", 5)))
+    return PromotionConfig()
+
+
+def _windows(raw: list[dict[str, Any]]) -> tuple[FreezeWindow, ...]:
+    return tuple(FreezeWindow(w["name"], w["schedule"], parse_duration(w["duration"]),
+                              frozenset(w["clusters"]) if "clusters" in w else None,
+                              frozenset(w["services"]) if "services" in w else None,
+                              frozenset(w.get("allow") or ())) for w in raw)
 
 
 def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
@@ -118,6 +186,9 @@ def _typed(doc: dict[str, Any], base: Path, path: str) -> Config:
         notify_url_env=(doc.get("notify") or {}).get("url_env"),
         redact_key_env=doc.get("redact_key_env"),
         edit_managers=tuple((doc.get("drift") or {}).get("edit_managers", Config.edit_managers)),
+        promotion=_promotion(doc.get("promotion")),
+        freezes=_windows(doc.get("freezes") or []),
+        time_zone=doc.get("time_zone", "UTC"),
         path=path,
     )
 

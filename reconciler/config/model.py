@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
+from reconciler.engine.freeze import FreezeWindow
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
 
 
@@ -71,6 +74,16 @@ class ServiceReposConfig:
 
 
 @dataclass(frozen=True)
+class PromotionConfig:
+    """`promotion`: the daemon moves releases through deploy.yaml pipelines (platform.md section 4).
+    `lease_cluster` None: the first configured cluster holds the promoter's lease."""
+
+    enabled: bool = False
+    lease_cluster: str | None = None
+    interval: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     clusters: Mapping[str, ClusterConfig]
     soa_configs: SourceConfig | None = None
@@ -92,7 +105,24 @@ class Config:
     #: key kept in state_dir); and the managers whose live-only fields are hand edits.
     redact_key_env: str | None = None
     edit_managers: tuple[str, ...] = ("kubectl", "kubectl-*", "before-first-apply", "Mozilla")
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    #: Freeze windows (cron schedules evaluated in `time_zone`).
+    freezes: tuple[FreezeWindow, ...] = ()
+    time_zone: str = "UTC"
     path: str | None = None
+
+    def freezes_of(self, cluster: str) -> tuple[FreezeWindow, ...]:
+        """The freeze windows that can cover `cluster`."""
+        return tuple(f for f in self.freezes if f.clusters is None or cluster in f.clusters)
+
+    @property
+    def zone(self) -> tzinfo:
+        """`time_zone` (validated when the file was read)."""
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def promotion_lease_cluster(self) -> str:
+        return self.promotion.lease_cluster or next(iter(self.clusters))
 
     def render_settings(self, cluster: str) -> RenderSettings:
         return self.clusters[cluster].render_settings(self.label_domain)

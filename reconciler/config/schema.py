@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconciler.engine.freeze import ALLOWABLE
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _duration_schema = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
                               {"type": "string", "pattern": _DURATION.pattern}]}
@@ -112,6 +114,32 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {"url_env": _env_name},
             "additionalProperties": False,
+        },
+        "promotion": {"anyOf": [
+            {"type": "boolean"},
+            {"type": "object",
+             "properties": {"enabled": {"type": "boolean"},
+                            "lease_cluster": {"type": "string", "minLength": 1},
+                            "interval": _duration_schema},
+             "additionalProperties": False},
+        ]},
+        "time_zone": {"type": "string", "minLength": 1},
+        "freezes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "schedule", "duration"],
+                "properties": {
+                    "name": {"type": "string", "pattern": r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$",
+                             "maxLength": 63},
+                    "schedule": {"type": "string", "minLength": 9},
+                    "duration": _duration_schema,
+                    "clusters": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    "services": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    "allow": {"type": "array", "items": {"enum": list(ALLOWABLE)}},
+                },
+                "additionalProperties": False,
+            },
         },
     },
     "additionalProperties": False,

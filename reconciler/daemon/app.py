@@ -328,7 +328,8 @@ class Daemon:
                         fleet_wide=name in self._fleet_wide,
                         may_write=lambda: elector.is_leader() and not self._stopping.is_set())
             policy = policy_for(settings, self.config.label_domain, self.config.lease_namespace,
-                                redact_key=self.redact_key, edit_managers=self.config.edit_managers)
+                                redact_key=self.redact_key, edit_managers=self.config.edit_managers,
+                                freezes=self.config.freezes_of(name), time_zone=self.config.time_zone)
             result = reconcile(cluster, policy, self.revision, mode)
         except ClusterError as exc:
             self.state.set_cluster(name, reachable=False, error=str(exc))

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
 from reconciler.engine.actions import Plan
 from reconciler.engine.bookkeeping import annotate
 from reconciler.engine.edits import DEFAULT_EDIT_MANAGERS
+from reconciler.engine.freeze import Freeze, FreezeWindow, active, hold
 from reconciler.engine.health import Health
 from reconciler.engine.objects import Key
 from reconciler.engine.plan import plan
@@ -28,6 +30,7 @@ from reconciler.engine.train import guard
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.reconcile.apply import Outcome, execute
 from reconciler.reconcile.desired import wanted
+from reconciler.reconcile.freezes import read_freezes
 from reconciler.reconcile.ledger import Ledger
 from reconciler.reconcile.observe import list_live, read_health
 from reconciler.reconcile.revision import Revision
@@ -35,10 +38,12 @@ from reconciler.render.service import Outcome as RenderOutcome
 
 
 def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str = "reconciler", *,
-               redact_key: bytes | None = None, edit_managers: tuple[str, ...] | None = None) -> Policy:
+               redact_key: bytes | None = None, edit_managers: tuple[str, ...] | None = None,
+               freezes: tuple[FreezeWindow, ...] = (), time_zone: str = "UTC") -> Policy:
     """The engine's rules for a cluster, from its settings and the installation's: the label
     domain, the lease namespace (where the prune ledger lives), the key env values are hashed
-    under (unless the cluster has `show_env_values`) and the managers of hand edits."""
+    under (unless the cluster has `show_env_values`), the managers of hand edits, and the freeze
+    windows that can cover the cluster."""
     rollout = settings.rollout
     return Policy(settings.name, label_domain, prune=settings.prune,
                   edit_managers=DEFAULT_EDIT_MANAGERS if edit_managers is None else edit_managers,
@@ -48,7 +53,8 @@ def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str 
                   heal_drift=settings.heal_drift, ignore=settings.ignore_differences,
                   budget=Budget(rollout.max_concurrent_bounces, rollout.max_unavailable_fraction,
                                 rollout.bounces_per_minute),
-                  progress_deadline_seconds=rollout.progress_deadline_seconds)
+                  progress_deadline_seconds=rollout.progress_deadline_seconds,
+                  freezes=freezes, time_zone=time_zone)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,8 @@ class Mode:
     good one, and nothing is pruned). `fleet_wide`: a cluster-wide setting changed, so
     config-only bounces go after new code deploys (spec section 4). `services`: limit the cycle
     to those services (objects of others are neither changed nor pruned). `may_write`: asked
-    before each write (see `apply.execute`).
+    before each write (see `apply.execute`). `override_freeze`: the freezes in force are reported
+    but hold nothing (`apply --override-freeze`, one run).
     """
 
     apply: bool = False
@@ -72,6 +79,7 @@ class Mode:
     fleet_wide: bool = False
     services: frozenset[str] | None = None
     may_write: Callable[[], bool] | None = None
+    override_freeze: bool = False
 
 
 @dataclass
@@ -88,6 +96,9 @@ class CycleResult:
     #: instances cannot be named), with the error; and those not deployed yet, with the group.
     invalid: list[dict[str, Any]] = field(default_factory=list)
     not_deployed: list[dict[str, Any]] = field(default_factory=list)
+    #: The freezes in force on the cluster during the cycle, and whether they were overridden.
+    freezes: tuple[Freeze, ...] = ()
+    freeze_overridden: bool = False
 
     @property
     def failed(self) -> list[Outcome]:
@@ -102,7 +113,8 @@ class CycleResult:
                 action["error"] = error
         return {"cluster": self.cluster, "dry_run": self.dry_run, "actions": doc["actions"],
                 "summary": doc["summary"], "prune": doc["prune"], "halted_trains": doc["halted_trains"],
-                "invalid": self.invalid, "not_deployed": self.not_deployed, "requests": self.requests}
+                "invalid": self.invalid, "not_deployed": self.not_deployed, "requests": self.requests,
+                "freezes": [f.as_dict() for f in self.freezes], "freeze_overridden": self.freeze_overridden}
 
     @property
     def differs(self) -> bool:
@@ -137,7 +149,9 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
         planned = plan(desired, live, policy, compare=mode.check_drift, sources_ok=mode.sources_ok,
                        recent=Ledger(cluster, policy).recent(now))
     guarded = guard(planned, health, policy, auto_rollback=desired.auto_rollback)
-    final = annotate(gate(guarded, workloads, policy, now=now, fleet_wide=mode.fleet_wide), policy, now=now)
+    freezes = active(policy.freezes, read_freezes(cluster, policy), policy.cluster, now, ZoneInfo(policy.time_zone))
+    held = guarded if mode.override_freeze else hold(guarded, freezes)
+    final = annotate(gate(held, workloads, policy, now=now, fleet_wide=mode.fleet_wide), policy, now=now)
     outcomes: list[Outcome] = []
     if mode.apply:
         outcomes = execute(cluster, final, policy, dry_run=mode.dry_run, may_write=mode.may_write, now=now)
@@ -149,4 +163,5 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
                        invalid=[{"service": r.service, "instance": r.instance or "*", "error": r.error_text()}
                                 for r in mine if r.outcome is RenderOutcome.INVALID],
                        not_deployed=[{"service": r.service, "instance": r.instance, "deploy_group": r.deploy_group}
-                                     for r in mine if r.outcome is RenderOutcome.NOT_DEPLOYED])
+                                     for r in mine if r.outcome is RenderOutcome.NOT_DEPLOYED],
+                       freezes=freezes, freeze_overridden=mode.override_freeze and bool(freezes))

@@ -1,7 +1,8 @@
 """The status of every instance on a cluster, from one cycle's plan and health (pure).
 
 Spec section 3: exactly one status per instance and cluster, the first that holds of Invalid,
-NotDeployed, Missing, Degraded, Progressing, Waiting, OutOfSync, Drifted, Stopped, Synced;
+NotDeployed, Missing, Degraded, Progressing, Frozen, Waiting, OutOfSync, Drifted, Stopped, Synced
+(Frozen: a change held by a freeze, platform.md section 4);
 Orphaned rows are managed objects of instances git no longer has. The workload, PDB and HPA
 of an instance make one row; the worst object decides.
 """
@@ -18,8 +19,10 @@ from reconciler.engine.actions import Action, Halt, Plan
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.render.service import Outcome, RenderResult
 
-STATUSES = ("Invalid", "NotDeployed", "Missing", "Degraded", "Progressing", "Waiting", "OutOfSync",
+STATUSES = ("Invalid", "NotDeployed", "Missing", "Degraded", "Progressing", "Frozen", "Waiting", "OutOfSync",
             "Drifted", "Stopped", "Synced", "Orphaned")
+#: How the reason of an action a freeze holds begins (`engine.freeze.hold`).
+FROZEN_PREFIX = "Frozen ("
 #: The instance of a service-level row: a file whose instances cannot be named (unreadable).
 UNNAMED = "*"
 #: Statuses that need nobody's attention (`drift` exits 0 when every row has one of them).
@@ -91,6 +94,9 @@ def _decide(actions: Sequence[Action], health: Health | None, halt: Halt | None,
     if health is not None and health.state == PROGRESSING:
         return "Progressing", health.reason
     waiting = [a for a in actions if a.action == "wait"]
+    frozen = [a for a in waiting if a.reason.startswith(FROZEN_PREFIX)]
+    if frozen:
+        return "Frozen", frozen[0].reason
     if waiting:
         return "Waiting", waiting[0].reason
     changing = [a for a in actions if a.action in ("create", "update", "scale", "delete")]
@@ -134,7 +140,7 @@ def since(status: str, live: Mapping[str, Any] | None, label_domain: str, change
     """Since when the row has been in `status`, derived from the cluster (so it survives
     restarts): a rollout's start, a condition's transition, the last write of the reconciler or
     of someone else; for changes not applied yet, when git changed (`changed_at`)."""
-    if status in ("Missing", "OutOfSync", "Waiting"):
+    if status in ("Missing", "OutOfSync", "Waiting", "Frozen"):
         return changed_at
     if live is None:
         return None
