@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -35,10 +34,10 @@ from reconciler.config import Config
 from reconciler.soa.files import SERVICE_NAME, SoaSource
 from reconciler.soa.load import INSTANCE_NAME, load_service
 from reconciler.soa.pipeline import deploy_steps
-from reconciler.sources.deployments_branch import push_ref
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import list_tags, repo_url, service_instances
 from reconciler.sources.mirror import Mirror
+from reconciler.sources.tagpush import push_tags
 from reconciler.sources.tags import (
     IMAGE_VERSION,
     ControlTag,
@@ -52,7 +51,6 @@ from reconciler.sources.tags import (
 )
 
 _HEX = re.compile(r"^[0-9a-fA-F]{7,64}$")
-_TAG_ATTEMPTS = 3
 
 CONTROL_HELP = {
     "start": ("start an instance (and restart its pods)",
@@ -232,24 +230,9 @@ def _check_ref(name: str) -> None:
 
 
 def _push_tag(mirror: Mirror, sha: str, name_at: Callable[[str], str], newest: str | None) -> str:
-    """Push a new tag named for the current second, which must be later than `newest` (the
-    timestamp of the tag it is to win over: equal timestamps would not say which is newer).
-
-    Waits for the next second when needed; a tag from a clock far ahead is warned about.
-    """
-    for _ in range(_TAG_ATTEMPTS):
-        stamp = format_timestamp(_now())
-        if newest is not None and stamp <= newest:
-            time.sleep(1.0 - time.time() % 1.0 + 0.01)
-            stamp = format_timestamp(_now())
-            if stamp <= newest:
-                err(f"warning: a tag dated {newest} (UTC) already exists, later than now ({stamp}): a "
-                    "clock is wrong somewhere, and this tag will not win over it")
-        name = name_at(stamp)
-        if push_ref(mirror, sha, f"refs/tags/{name}"):
-            return name
-        newest = stamp  # the same name exists already: wait for the next second
-    raise SourceError(f"could not push a new tag to {mirror.safe_url}: tag names kept colliding")
+    """Push one new tag `name_at(timestamp)` on `sha`, later than `newest` (see sources.tagpush)."""
+    [name] = push_tags(mirror, lambda stamp: {name_at(stamp): sha}, newest, warn=lambda text: err(f"warning: {text}"))
+    return name
 
 
 def _emit(output: str, doc: dict[str, Any], line: str) -> None:

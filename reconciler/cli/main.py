@@ -15,9 +15,11 @@ from reconciler.cli import (
     deploy_cmd,
     diff_cmd,
     drift_cmd,
+    freeze_cmd,
     generate_cmd,
     history_cmd,
     plan_cmd,
+    promote_cmd,
     refresh_cmd,
     render_cmd,
     resume_cmd,
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)
     deploy_cmd.add_parsers(sub)
+    promote_cmd.add_parser(sub)
+    freeze_cmd.add_parsers(sub)
     completion_cmd.add_parser(sub)
     config_cmd.add_parser(sub)
     return parser

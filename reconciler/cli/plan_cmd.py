@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+from datetime import datetime, timezone
 
 from reconciler.cli.common import (
     DOCUMENT_FORMATS,
@@ -21,7 +23,9 @@ from reconciler.cli.common import (
     worker_count,
 )
 from reconciler.cluster.protocol import Cluster
+from reconciler.config import Config
 from reconciler.daemon.leader import other_holder
+from reconciler.daemon.notify import Notifier
 from reconciler.reconcile.cycle import CycleResult, Mode
 from reconciler.reconcile.each import ClusterRun, reconcile_each
 from reconciler.reconcile.revision import Revision
@@ -45,6 +49,9 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
                            help="write even though a running daemon holds the cluster's lease")
             p.add_argument("--allow-mass-prune", action="store_true",
                            help="lift max_prune_fraction for this run")
+            p.add_argument("--override-freeze", action="store_true",
+                           help="let bounces, creates and scales through the freezes in force, for this run "
+                                "(logged, and notified when notify is configured)")
         p.set_defaults(func=run, apply=name == "apply")
 
 
@@ -67,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
 
     mode = Mode(apply=args.apply, dry_run=dry_run, check_drift=True,
                 allow_mass_prune=getattr(args, "allow_mass_prune", False),
-                services=frozenset(args.service) if args.service else None)
+                services=frozenset(args.service) if args.service else None,
+                override_freeze=getattr(args, "override_freeze", False),
+                freeze_windows=config.freezes, time_zone=config.time_zone)
     runs: list[ClusterRun[None]] = reconcile_each(config, clusters, revision, mode, refuse=refuse)
+    _say_overridden(config, [r.result for r in runs if r.result is not None and r.result.freeze_overridden])
     for failed in (r for r in runs if r.error is not None):  # one cluster failing never stops the others
         err(f"cluster {failed.name}: {failed.error}")
     results = [r.result for r in runs if r.result is not None]
@@ -78,6 +88,23 @@ def run(args: argparse.Namespace) -> int:
     if writing:
         return EXIT_DIFFERENCES if any(r.failed for r in results) else EXIT_OK
     return EXIT_DIFFERENCES if any(r.differs for r in results) else EXIT_OK
+
+
+def _say_overridden(config: Config, results: list[CycleResult]) -> None:
+    """An override that lifted a freeze is said on stderr and to the notification receiver."""
+    events = []
+    for result in results:
+        names = ", ".join(f.name for f in result.freezes)
+        err(f"warning: cluster {result.cluster}: freeze overridden for this run ({names})")
+        events.append({"type": "freeze_overridden", "cluster": result.cluster, "service": None, "instance": None,
+                       "deploy_group": None, "message": f"apply --override-freeze ran through {names}",
+                       "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "initial": False,
+                       "freezes": [f.as_dict() for f in result.freezes], "by": getpass.getuser()})
+    if events and config.notify_url_env:
+        notifier = Notifier(config.notify_url_env)
+        notifier.send(events)
+        if not notifier.close(timeout=10.0):
+            err("warning: the freeze override could not be notified")
 
 
 def _print(results: list[CycleResult], output: str) -> None:
@@ -94,6 +121,9 @@ def _print(results: list[CycleResult], output: str) -> None:
         print_table(["ACTION", "KIND", "NAMESPACE", "NAME", "REASON"], rows, indent="  ")
         summary = ", ".join(f"{k} {v}" for k, v in doc["summary"].items())
         print(f"  {summary}; requests {doc['requests']}")
+        for freeze in doc["freezes"]:
+            state = "overridden for this run" if doc["freeze_overridden"] else "holding"
+            print(f"  frozen: {freeze['name']} until {freeze['until'] or 'unfrozen'} ({state})")
         for halt in doc["halted_trains"]:
             print(f"  train halted: deploy group {halt['deploy_group']} ({halt['service']}.{halt['instance']}): "
                   f"{halt['reason']}")

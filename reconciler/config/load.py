@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reconciler.config.model import (
     ClusterConfig,
     Config,
+    FreezeWindow,
     PromotionConfig,
     RolloutBudget,
     ServiceReposConfig,
     SourceConfig,
 )
 from reconciler.config.schema import CONFIG_SCHEMA, parse_duration
-from reconciler.engine.freeze import FreezeWindow, trigger
+from reconciler.config.cron import trigger
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN
 from reconciler.soa.yamlparse import ParseError, parse_yaml
 

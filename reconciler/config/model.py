@@ -7,7 +7,6 @@ from datetime import tzinfo
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
-from reconciler.engine.freeze import FreezeWindow
 from reconciler.render.settings import DEFAULT_LABEL_DOMAIN, RenderSettings
 
 
@@ -73,6 +72,23 @@ class ServiceReposConfig:
     parallelism: int = 8
 
 
+#: What a freeze may let through (`allow`).
+FREEZE_ALLOWS = ("create", "bounce", "scale", "stop", "delete", "promote")
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """A recurring freeze (`freezes` in reconciler.yaml): open from each fire time of the cron
+    `schedule` for `duration` seconds. `clusters` / `services` None: all of them."""
+
+    name: str
+    schedule: str
+    duration: float
+    clusters: frozenset[str] | None = None
+    services: frozenset[str] | None = None
+    allow: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class PromotionConfig:
     """`promotion`: the daemon moves releases through deploy.yaml pipelines (platform.md section 4).
@@ -110,10 +126,6 @@ class Config:
     freezes: tuple[FreezeWindow, ...] = ()
     time_zone: str = "UTC"
     path: str | None = None
-
-    def freezes_of(self, cluster: str) -> tuple[FreezeWindow, ...]:
-        """The freeze windows that can cover `cluster`."""
-        return tuple(f for f in self.freezes if f.clusters is None or cluster in f.clusters)
 
     @property
     def zone(self) -> tzinfo:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.engine.freeze import ALLOWABLE
+from reconciler.config.model import FREEZE_ALLOWS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _duration_schema = {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
@@ -136,7 +136,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "duration": _duration_schema,
                     "clusters": {"type": "array", "items": {"type": "string", "minLength": 1}},
                     "services": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                    "allow": {"type": "array", "items": {"enum": list(ALLOWABLE)}},
+                    "allow": {"type": "array", "items": {"enum": list(FREEZE_ALLOWS)}},
                 },
                 "additionalProperties": False,
             },

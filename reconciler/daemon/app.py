@@ -10,6 +10,8 @@ Jobs (APScheduler, each never overlapping itself):
 - `generate` every `generate_interval` when `service_repos` is configured: deploy/control tags
   to deployments.json commits.
 - `lease:<cluster>`: renews (or tries to take) the cluster's lease every `retry_period`.
+- `promote` every `promotion.interval` with `promotion` on (and `lease:promotion`): moves each
+  release through its deploy.yaml pipeline (see `promotion`).
 
 Shutdown (SIGTERM/SIGINT): no new job starts, the cycle in flight stops between two objects
 (never inside one), leases are released, the HTTP server closes.
@@ -38,8 +40,11 @@ from reconciler.daemon.leader import Elector, elector_for
 from reconciler.daemon.logs import error, log, warn
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.notify import Notifier, Tracker
+from reconciler.daemon.promotion import Promoter
 from reconciler.daemon.state import DaemonState
+from reconciler.engine.freeze import Freeze
 from reconciler.reconcile.cycle import CycleResult, Mode, policy_for, reconcile
+from reconciler.reconcile.freezes import active, read_freezes
 from reconciler.reconcile.redact_key import installation_key
 from reconciler.reconcile.revision import Revision
 from reconciler.render.tree import TreeRender
@@ -83,6 +88,7 @@ class Daemon:
         self.poll_result: PollResult | None = None
         self.clusters: dict[str, Cluster] = {}
         self.electors: dict[str, Elector] = {}
+        self.promoter: Promoter | None = None
         self._stopping = threading.Event()
         self._render_lock = threading.Lock()
         # one git user of the mirror's repository at a time: GitPython's object readers are not
@@ -133,9 +139,46 @@ class Daemon:
         if repos is not None and self.poller.mirror is not None:
             self.scheduler.add_job(self.generate_deployments, "interval", seconds=repos.generate_interval,
                                    id="generate", next_run_time=datetime.now(timezone.utc))
+            if self.config.promotion.enabled:
+                self._start_promotion()
+        elif self.config.promotion.enabled:
+            warn("promotion is on but needs service_repos and a git soa_configs source: no release moves")
         self.scheduler.start()
         log("daemon started", listen=self.server.address, identity=self.identity,
             clusters=sorted(self.config.clusters))
+
+    def _start_promotion(self) -> None:
+        """The promoter's lease (on `promotion.lease_cluster`) and its job."""
+        name = self.config.promotion_lease_cluster
+        elector = elector_for(name, self.config.clusters[name], self.config, self.identity, self.timing,
+                              self._cluster, lease="promotion")
+        self.promoter = Promoter(self.config, self.state, self.metrics, self.notifier, self.revision, elector,
+                                 git_lock=self._git_lock, generate=self._generate_soon, freezes=self.freezes_now)
+        self.scheduler.add_job(self.renew_promotion, "interval", seconds=self.timing.retry_period,
+                               id="lease:promotion", next_run_time=datetime.now(timezone.utc))
+        self.scheduler.add_job(self.promote, "interval", seconds=self.config.promotion.interval, id="promote")
+
+    def freezes_now(self, name: str) -> tuple[Freeze, ...]:
+        """The freezes in force on cluster `name` now (one that cannot be read holds everything)."""
+        policy = policy_for(self.config.clusters[name], self.config.label_domain, self.config.lease_namespace)
+        try:
+            stored = read_freezes(self._cluster(name), policy)
+        except ClusterError as exc:
+            stored = (Freeze("cluster-unreadable", None, reason=f"the freezes of {name} cannot be read: {exc}",
+                             source="ad-hoc"),)
+        return active(self.config.freezes, stored, name, datetime.now(timezone.utc), self.config.zone)
+
+    def promote(self) -> None:
+        if self.promoter is None or self._stopping.is_set() or self.poll_result is None:
+            return
+        try:
+            self.promoter.run()
+        except Exception as exc:  # noqa: BLE001 - a promotion bug must not stop the daemon
+            error("promotion run crashed", error=f"{type(exc).__name__}: {exc}")
+
+    def _generate_soon(self, service: str) -> None:
+        self.scheduler.add_job(self.generate_deployments, kwargs={"services": [service]},
+                               id=f"generate:{service}", replace_existing=True)
 
     def stop(self) -> None:
         """Graceful: no new job, the cycle in flight stops between objects, leases released."""
@@ -143,6 +186,8 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         for elector in self.electors.values():
             elector.release()
+        if self.promoter is not None:
+            self.promoter.elector.release()
         self.notifier.close(timeout=5.0)
         self.server.stop()
         for cluster in self.clusters.values():
@@ -247,8 +292,7 @@ class Daemon:
         snapshot = self.poll_result.snapshot if self.poll_result else None
         if (self.config.service_repos is not None and isinstance(name, str) and snapshot is not None
                 and name in snapshot.tree.services()[0]):
-            self.scheduler.add_job(self.generate_deployments, kwargs={"services": [name]},
-                                   id=f"generate:{name}", replace_existing=True)
+            self._generate_soon(name)
             return
         self._force_poll = True
         self.trigger("poll")
@@ -288,6 +332,8 @@ class Daemon:
             log("deployments committed", commit=result.commit,
                 services=[c.service for c in result.changed])
             self.trigger("poll")
+        if self.promoter is not None:
+            self.trigger("promote")  # the tags were just read: a release may move
 
     def versions(self, service: str) -> dict[str, Any]:
         """The running pods of `service` by git sha on each reachable cluster (read now)."""
@@ -315,6 +361,19 @@ class Daemon:
             if now:
                 self.trigger(f"reconcile:{name}")
 
+    def renew_promotion(self) -> None:
+        assert self.promoter is not None
+        elector = self.promoter.elector
+        was = elector.is_leader()
+        try:
+            elector.renew()
+        except ClusterError as exc:
+            warn("promotion lease renewal failed", cluster=self.config.promotion_lease_cluster, error=str(exc))
+        if elector.is_leader() != was:
+            log("promotion lease acquired" if not was else "promotion lease lost", identity=self.identity)
+            if not was:
+                self.trigger("promote")
+
     def reconcile(self, name: str, check_drift: bool = False) -> CycleResult | None:
         if self._stopping.is_set() or self.poll_result is None or self.poll_result.snapshot is None:
             return None
@@ -326,10 +385,10 @@ class Daemon:
             leader = elector.is_leader()
             mode = Mode(apply=leader, check_drift=check_drift, sources_ok=self.poll_result.error is None,
                         fleet_wide=name in self._fleet_wide,
-                        may_write=lambda: elector.is_leader() and not self._stopping.is_set())
+                        may_write=lambda: elector.is_leader() and not self._stopping.is_set(),
+                        freeze_windows=self.config.freezes, time_zone=self.config.time_zone)
             policy = policy_for(settings, self.config.label_domain, self.config.lease_namespace,
-                                redact_key=self.redact_key, edit_managers=self.config.edit_managers,
-                                freezes=self.config.freezes_of(name), time_zone=self.config.time_zone)
+                                redact_key=self.redact_key, edit_managers=self.config.edit_managers)
             result = reconcile(cluster, policy, self.revision, mode)
         except ClusterError as exc:
             self.state.set_cluster(name, reachable=False, error=str(exc))
@@ -368,7 +427,7 @@ class Daemon:
         now = datetime.now(timezone.utc)
         self._observe_lead_times(name, rows, snapshot.committed_at if snapshot else None, now)
         self.state.set_cluster(name, reachable=True, error=None, rows=rows, last_cycle=result.as_dict(),
-                               last_success=now, leader=leader)
+                               last_success=now, leader=leader, freezes=result.freezes)
         self.metrics.set_instances(name, counts(rows))
         self.metrics.rollouts_in_progress.labels(cluster=name).set(in_progress(result.health))
         self.metrics.last_success.labels(cluster=name).set(now.timestamp())

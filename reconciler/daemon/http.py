@@ -6,6 +6,7 @@ GET  /readyz                   sources read and clusters reachable (503 with the
 GET  /metrics                  Prometheus
 GET  /api/v1/drift             the drift report (JSON); ?cluster=C&service=S narrow it
 GET  /api/v1/status/<service>  the rows of one service (JSON)
+GET  /api/v1/releases          each release's progress through its pipeline (JSON); ?service=S
 POST /api/v1/hooks/git         a git push: HMAC-checked, then an immediate poll (202); 401 if unsigned
 
 With a token (`auth: {token_env}`), every endpoint except /healthz, /readyz, /metrics and the
@@ -82,6 +83,7 @@ class Api:
             Rule("/metrics", endpoint="metrics", methods=["GET"]),
             Rule("/api/v1/drift", endpoint="drift", methods=["GET"]),
             Rule("/api/v1/status/<service>", endpoint="status", methods=["GET"]),
+            Rule("/api/v1/releases", endpoint="releases", methods=["GET"]),
             Rule("/api/v1/hooks/git", endpoint="hook", methods=["POST"]),
             Rule("/api/v1/refresh", endpoint="refresh", methods=["POST"]),
         ])
@@ -133,7 +135,8 @@ class Api:
         if status:
             report["instances"] = [r for r in report["instances"] if r["status"] == status]
         filters = {k: request.args.get(k, "") for k in ("cluster", "service", "status")}
-        return Response(page.render(report, filters), mimetype="text/html")
+        releases = self.state.releases(request.args.get("service") or None)["releases"]
+        return Response(page.render(report, filters, releases), mimetype="text/html")
 
     def on_refresh(self, request: Request) -> Response:
         """Poll the sources and reconcile (comparing every field) now: every cluster, or those
@@ -170,6 +173,9 @@ class Api:
         if not drift["instances"]:
             raise NotFound(f"no instance of service {service!r} is known")
         return _json(status_document(service, drift, self.versions(service)))
+
+    def on_releases(self, request: Request) -> Response:
+        return _json(self.state.releases(request.args.get("service") or None))
 
     def on_hook(self, request: Request) -> Response:
         if (request.content_length or 0) > self.max_body_bytes:

@@ -176,11 +176,12 @@ def lease_request_timeout(lease_duration: float, renew_deadline: float) -> float
 
 
 def elector_for(name: str, settings: ClusterConfig, config: Config, identity: str, timing: Any,
-                cluster: Callable[[str], Cluster]) -> Elector:
-    """The elector of cluster `name`: a file lock for simulated clusters, a Lease otherwise,
-    renewed through a connection of its own whose requests cannot outlast the lease."""
+                cluster: Callable[[str], Cluster], *, lease: str | None = None) -> Elector:
+    """The elector of cluster `name` (or, with `lease`, of that role, held on cluster `name`: the
+    promoter's): a file lock for simulated clusters, a Lease otherwise, renewed through a
+    connection of its own whose requests cannot outlast the lease."""
     if settings.sim_state:
-        return FileLockElector(Path(config.state_dir) / "locks" / f"{name}.lock")
+        return FileLockElector(Path(config.state_dir) / "locks" / (f"{lease}.role.lock" if lease else f"{name}.lock"))
     from reconciler.cluster.factory import connect
 
     timeout = lease_request_timeout(timing.lease_duration, timing.renew_deadline)
@@ -191,7 +192,7 @@ def elector_for(name: str, settings: ClusterConfig, config: Config, identity: st
             own.append(connect(settings, timeout=timeout, attempts=1))
         return own[0]
 
-    return LeaseElector(lease_cluster, f"reconciler-{name}", config.lease_namespace, identity,
+    return LeaseElector(lease_cluster, f"reconciler-{lease or name}", config.lease_namespace, identity,
                         lease_duration=timing.lease_duration, renew_deadline=timing.renew_deadline)
 
 

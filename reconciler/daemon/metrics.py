@@ -40,6 +40,10 @@ class Metrics:
         self.deploy_lead_time = Histogram(
             "reconciler_deploy_lead_time_seconds", "From a deploy (commit or tag time) to Synced.",
             ["cluster"], registry=r, buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+        self.promotions = Counter(
+            "reconciler_promotions_total",
+            "Promotion decisions and pushes per service and pipeline step (result promoted, rolled_back, "
+            "halted, gated, frozen, overridden, complete, skipped, failed).", ["service", "step", "result"], registry=r)
         self.leader = Gauge(
             "reconciler_leader", "1 while this process holds the cluster's lease.", ["cluster"], registry=r)
 

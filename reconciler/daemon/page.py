@@ -22,9 +22,11 @@ def _count(side: dict[str, Any]) -> str:
     return f"{replicas if replicas is not None else 'auto'}"
 
 
-def render(report: dict[str, Any], filters: dict[str, str] | None = None) -> str:
+def render(report: dict[str, Any], filters: dict[str, str] | None = None,
+           releases: list[dict[str, Any]] | None = None) -> str:
     """The page for a drift report (`DaemonState.drift()`), problem rows first; `filters`: the
-    cluster, service and status it was filtered by (shown in the filter form)."""
+    cluster, service and status it was filtered by (shown in the filter form); `releases`: each
+    release's progress through its pipeline (`DaemonState.releases()`)."""
     per_cluster: dict[str, Counter[str]] = {name: Counter() for name in report["clusters"]}
     for row in report["instances"]:
         per_cluster.setdefault(row["cluster"], Counter())[row["status"]] += 1
@@ -40,4 +42,7 @@ def render(report: dict[str, Any], filters: dict[str, str] | None = None) -> str
     checked = {name: info.get("last_success") for name, info in report["clusters"].items()}
     statuses = sorted({r["status"] for r in report["instances"]} | {(filters or {}).get("status") or "Synced"})
     return _ENV.get_template("page.html").render(report=report, clusters=clusters, settled=SETTLED, count=_count,
-                                                 checked=checked, filters=filters or {}, statuses=statuses)
+                                                 checked=checked, filters=filters or {}, statuses=statuses,
+                                                 releases=releases or [],
+                                                 freezes=[(name, f) for name, info in report["clusters"].items()
+                                                          for f in info.get("freezes") or ()])

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from reconciler.engine.freeze import Freeze
 from reconciler.report.document import drift_document
 from reconciler.report.status import Row
 
@@ -25,6 +26,7 @@ class ClusterView:
     rows: list[Row] = field(default_factory=list)
     last_cycle: dict[str, Any] | None = None  # the cycle's plan/apply JSON
     last_success: datetime | None = None
+    freezes: tuple[Freeze, ...] = ()  # in force during the last cycle
 
 
 @dataclass
@@ -42,6 +44,7 @@ class DaemonState:
         self._lock = threading.Lock()
         self.source = SourceView()
         self.clusters = {name: ClusterView() for name in clusters}
+        self._releases: dict[str, dict[str, Any]] = {}
 
     def set_source(self, *, soa_commit: str | None, deployments_commit: str | None, error: str | None) -> None:
         with self._lock:
@@ -88,7 +91,8 @@ class DaemonState:
                         "deployments_commit": self.source.deployments_commit, "error": self.source.error},
                 clusters={name: {"reachable": view.reachable, "error": view.error, "leader": view.leader,
                                  "last_success": view.last_success.strftime("%Y-%m-%dT%H:%M:%SZ")
-                                 if view.last_success else None}
+                                 if view.last_success else None,
+                                 "freezes": [f.as_dict() for f in view.freezes]}
                           for name, view in self.clusters.items() if cluster in (None, name)},
                 rows=rows)
 
@@ -96,6 +100,22 @@ class DaemonState:
         with self._lock:
             view = self.clusters.get(name)
             return list(view.rows) if view else []
+
+    def cluster_rows(self) -> tuple[dict[str, list[Row]], dict[str, bool | None]]:
+        """Per cluster: its latest rows, and whether it answered its last cycle."""
+        with self._lock:
+            return ({name: list(view.rows) for name, view in self.clusters.items()},
+                    {name: view.reachable for name, view in self.clusters.items()})
+
+    def set_releases(self, releases: dict[str, dict[str, Any]]) -> None:
+        with self._lock:
+            self._releases = dict(releases)
+
+    def releases(self, service: str | None = None) -> dict[str, Any]:
+        """The releases in flight or last finished, per service (`engine.release` JSON shape)."""
+        with self._lock:
+            found = [r for name, r in sorted(self._releases.items()) if service in (None, name)]
+        return {"generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "releases": found}
 
     def last_cycles(self) -> dict[str, Any]:
         with self._lock:

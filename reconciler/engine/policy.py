@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.engine.edits import DEFAULT_EDIT_MANAGERS
-from reconciler.engine.freeze import FreezeWindow
 from reconciler.engine.marks import annotation, key, label
 
 
@@ -39,8 +38,6 @@ class Policy:
     differences are shown as an HMAC under this key (None: as they are, `show_env_values`).
     `budget`: rollout budgets.
     `progress_deadline_seconds`: when a StatefulSet's rollout has failed (Deployments carry it).
-    `freezes` / `time_zone`: the configured freeze windows that can cover the cluster, and the
-    zone their schedules are read in.
     """
 
     cluster: str
@@ -57,8 +54,6 @@ class Policy:
     redact_key: bytes | None = field(default=None, repr=False)
     budget: Budget = field(default_factory=Budget)
     progress_deadline_seconds: int = 600
-    freezes: tuple[FreezeWindow, ...] = ()
-    time_zone: str = "UTC"
 
     def key(self, name: str) -> str:
         """The label or annotation key `<label_domain>/<name>`."""

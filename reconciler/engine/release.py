@@ -21,7 +21,7 @@ restarted daemon, a second replica and the CLI all reach the same answer; nothin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,11 +32,13 @@ HEALTHY, PROGRESSING, FAILED, UNKNOWN = "healthy", "progressing", "failed", "unk
 
 @dataclass(frozen=True, order=True)
 class TagEntry:
-    """One deploy tag of a deploy group: its timestamp (`YYYYMMDDTHHMMSS`), name and commit."""
+    """One deploy tag of a deploy group: its timestamp (`YYYYMMDDTHHMMSS`), name, commit and
+    image version (`+<version>` in the name)."""
 
     timestamp: str
     tag: str
     sha: str
+    image_version: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Push:
     group: str
     sha: str
     why: str
+    image_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,12 +141,12 @@ def release_start(first: Sequence[Sequence[TagEntry]]) -> TagEntry | None:
     return start
 
 
-def previous_sha(history: Sequence[TagEntry], sha: str) -> str | None:
-    """The sha a group ran before its latest run of `sha` (None: nothing before it)."""
+def previous(history: Sequence[TagEntry], sha: str) -> TagEntry | None:
+    """The tag a group ran before its latest run of `sha` (None: nothing before it)."""
     entries = sorted(history)
     while entries and entries[-1].sha == sha:
         entries.pop()
-    return entries[-1].sha if entries else None
+    return entries[-1] if entries else None
 
 
 def _group_state(history: Sequence[TagEntry], sha: str, start: str) -> str:
@@ -204,7 +207,7 @@ def release(service: str, pipeline: Sequence[Stage], history: Mapping[str, Seque
                 return done("frozen", f"promotion to {stage.name} held: {'; '.join(held)}", stage.name)
             views.append(StageView(stage.name, stage.groups, "promoting", f"pushing {', '.join(pending)}"))
             return done("promoting", f"promoting {sha[:8]} to {stage.name}", stage.name,
-                        [Push(g, sha, "promote") for g in pending])
+                        [Push(g, sha, "promote", start.image_version) for g in pending])
         failed = [f"{g}: {health[g].message}" for g in stage.groups if g in health and health[g].state == FAILED]
         if failed:
             views.append(StageView(stage.name, stage.groups, "failed", "; ".join(failed)))
@@ -238,7 +241,7 @@ def _rollbacks(reached: Sequence[Stage], history: Mapping[str, Sequence[TagEntry
         for group in stage.groups:
             entries = history.get(group, ())
             newest = current(entries)
-            before = previous_sha(entries, sha)
+            before = previous(entries, sha)
             if newest is not None and newest.sha == sha and before is not None:
-                pushes.append(Push(group, before, "rollback"))
+                pushes.append(Push(group, before.sha, "rollback", before.image_version))
     return pushes

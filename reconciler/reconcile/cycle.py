@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import ClusterConfig
+from reconciler.config.model import FreezeWindow
 from reconciler.engine.actions import Plan
 from reconciler.engine.bookkeeping import annotate
 from reconciler.engine.edits import DEFAULT_EDIT_MANAGERS
-from reconciler.engine.freeze import Freeze, FreezeWindow, active, hold
+from reconciler.engine.freeze import Freeze, hold, holdable
 from reconciler.engine.health import Health
 from reconciler.engine.objects import Key
 from reconciler.engine.plan import plan
@@ -30,7 +31,7 @@ from reconciler.engine.train import guard
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.reconcile.apply import Outcome, execute
 from reconciler.reconcile.desired import wanted
-from reconciler.reconcile.freezes import read_freezes
+from reconciler.reconcile.freezes import active, read_freezes
 from reconciler.reconcile.ledger import Ledger
 from reconciler.reconcile.observe import list_live, read_health
 from reconciler.reconcile.revision import Revision
@@ -38,12 +39,10 @@ from reconciler.render.service import Outcome as RenderOutcome
 
 
 def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str = "reconciler", *,
-               redact_key: bytes | None = None, edit_managers: tuple[str, ...] | None = None,
-               freezes: tuple[FreezeWindow, ...] = (), time_zone: str = "UTC") -> Policy:
+               redact_key: bytes | None = None, edit_managers: tuple[str, ...] | None = None) -> Policy:
     """The engine's rules for a cluster, from its settings and the installation's: the label
     domain, the lease namespace (where the prune ledger lives), the key env values are hashed
-    under (unless the cluster has `show_env_values`), the managers of hand edits, and the freeze
-    windows that can cover the cluster."""
+    under (unless the cluster has `show_env_values`) and the managers of hand edits."""
     rollout = settings.rollout
     return Policy(settings.name, label_domain, prune=settings.prune,
                   edit_managers=DEFAULT_EDIT_MANAGERS if edit_managers is None else edit_managers,
@@ -53,8 +52,7 @@ def policy_for(settings: ClusterConfig, label_domain: str, lease_namespace: str 
                   heal_drift=settings.heal_drift, ignore=settings.ignore_differences,
                   budget=Budget(rollout.max_concurrent_bounces, rollout.max_unavailable_fraction,
                                 rollout.bounces_per_minute),
-                  progress_deadline_seconds=rollout.progress_deadline_seconds,
-                  freezes=freezes, time_zone=time_zone)
+                  progress_deadline_seconds=rollout.progress_deadline_seconds)
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,9 @@ class Mode:
     good one, and nothing is pruned). `fleet_wide`: a cluster-wide setting changed, so
     config-only bounces go after new code deploys (spec section 4). `services`: limit the cycle
     to those services (objects of others are neither changed nor pruned). `may_write`: asked
-    before each write (see `apply.execute`). `override_freeze`: the freezes in force are reported
-    but hold nothing (`apply --override-freeze`, one run).
+    before each write (see `apply.execute`). `freeze_windows` / `time_zone`: the configured
+    freeze windows and the zone their schedules are read in; `override_freeze`: the freezes in
+    force are reported but hold nothing (`apply --override-freeze`, one run).
     """
 
     apply: bool = False
@@ -79,6 +78,8 @@ class Mode:
     fleet_wide: bool = False
     services: frozenset[str] | None = None
     may_write: Callable[[], bool] | None = None
+    freeze_windows: tuple[FreezeWindow, ...] = ()
+    time_zone: str = "UTC"
     override_freeze: bool = False
 
 
@@ -96,7 +97,8 @@ class CycleResult:
     #: instances cannot be named), with the error; and those not deployed yet, with the group.
     invalid: list[dict[str, Any]] = field(default_factory=list)
     not_deployed: list[dict[str, Any]] = field(default_factory=list)
-    #: The freezes in force on the cluster during the cycle, and whether they were overridden.
+    #: The freezes in force on the cluster during the cycle (ad-hoc ones only when the plan had
+    #: something they could hold), and whether they were overridden.
     freezes: tuple[Freeze, ...] = ()
     freeze_overridden: bool = False
 
@@ -149,7 +151,9 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
         planned = plan(desired, live, policy, compare=mode.check_drift, sources_ok=mode.sources_ok,
                        recent=Ledger(cluster, policy).recent(now))
     guarded = guard(planned, health, policy, auto_rollback=desired.auto_rollback)
-    freezes = active(policy.freezes, read_freezes(cluster, policy), policy.cluster, now, ZoneInfo(policy.time_zone))
+    # the ad-hoc freezes are read only when they could hold something: a settled cycle reads nothing more
+    stored = read_freezes(cluster, policy) if holdable(guarded) else ()
+    freezes = active(mode.freeze_windows, stored, policy.cluster, now, ZoneInfo(mode.time_zone))
     held = guarded if mode.override_freeze else hold(guarded, freezes)
     final = annotate(gate(held, workloads, policy, now=now, fleet_wide=mode.fleet_wide), policy, now=now)
     outcomes: list[Outcome] = []

@@ -47,8 +47,7 @@ def reconcile_each(config: Config, names: Sequence[str], revision: Revision, mod
                     runs.append(ClusterRun(name, error=reason))
                     continue
                 policy = policy_for(config.clusters[name], config.label_domain, config.lease_namespace,
-                                    redact_key=key, edit_managers=config.edit_managers,
-                                    freezes=config.freezes_of(name), time_zone=config.time_zone)
+                                    redact_key=key, edit_managers=config.edit_managers)
                 result = reconcile(backend, policy, revision, mode)
                 runs.append(ClusterRun(name, result, then(name, backend, result) if then is not None else None))
             finally:

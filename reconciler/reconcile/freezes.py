@@ -1,4 +1,5 @@
-"""Ad-hoc freezes (`reconciler freeze` / `unfreeze`), stored on the cluster they freeze.
+"""The freezes in force on a cluster: configured windows, and ad-hoc freezes (`reconciler freeze` /
+`unfreeze`) stored on the cluster they freeze.
 
 They live in one annotation, `<label_domain>/freezes`, of the lease namespace: a JSON list of
 `{name, until, services, allow, reason, by, at}`. Every replica and every CLI run reads the same
@@ -12,13 +13,15 @@ set must never be lost to a typo.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
 from reconciler.cluster.errors import Conflict, NotFound
 from reconciler.cluster.protocol import Cluster
-from reconciler.engine.freeze import ALLOWABLE, Freeze
+from reconciler.config.cron import window_end
+from reconciler.config.model import FREEZE_ALLOWS, FreezeWindow
+from reconciler.engine.freeze import Freeze
 from reconciler.engine.marks import parse_time, rfc3339
 from reconciler.engine.policy import Policy
 
@@ -36,8 +39,8 @@ def _one(item: Any) -> Freeze:
     allow = item.get("allow") or []
     if services is not None and not (isinstance(services, list) and all(isinstance(s, str) for s in services)):
         raise ValueError(f"freeze {item['name']!r}: 'services' is not a list of names")
-    if not isinstance(allow, list) or any(a not in ALLOWABLE for a in allow):
-        raise ValueError(f"freeze {item['name']!r}: 'allow' is not a list of {', '.join(ALLOWABLE)}")
+    if not isinstance(allow, list) or any(a not in FREEZE_ALLOWS for a in allow):
+        raise ValueError(f"freeze {item['name']!r}: 'allow' is not a list of {', '.join(FREEZE_ALLOWS)}")
     return Freeze(item["name"], until, frozenset(services) if services is not None else None, frozenset(allow),
                   str(item.get("reason") or ""), source="ad-hoc")
 
@@ -57,6 +60,21 @@ def parse(namespace: dict[str, Any] | None, key: str) -> tuple[Freeze, ...]:
         return (Freeze("unreadable-freeze", None, reason=f"annotation {key} cannot be read ({exc}): every "
                                                          "change is held until it is fixed or cleared "
                                                          "(reconciler unfreeze)", source="ad-hoc"),)
+
+
+def active(windows: Iterable[FreezeWindow], adhoc: Iterable[Freeze], cluster: str, now: datetime,
+           zone: tzinfo) -> tuple[Freeze, ...]:
+    """The freezes in force on `cluster` at `now`: its configured windows that are open, and the
+    ad-hoc freezes that have not ended."""
+    out = []
+    for window in windows:
+        if window.clusters is not None and cluster not in window.clusters:
+            continue
+        end = window_end(window.schedule, window.duration, now, zone)
+        if end is not None:
+            out.append(Freeze(window.name, end, window.services, window.allow, source="config"))
+    out.extend(f for f in adhoc if f.until is None or f.until > now)
+    return tuple(out)
 
 
 def read_freezes(cluster: Cluster, policy: Policy) -> tuple[Freeze, ...]:

@@ -15,6 +15,7 @@ from reconciler.render.settings import RenderSettings
 from reconciler.render.tree import TreeRender, render_tree
 from reconciler.soa.files import SoaSource
 from reconciler.soa.issues import Issue
+from reconciler.soa.pipeline import DeployStep
 
 
 class Revision:
@@ -27,6 +28,7 @@ class Revision:
         self._results: dict[str, list[RenderResult]] = {}
         self._issues: dict[str, list[Issue]] = {}
         self._general: list[Issue] = []
+        self._pipelines: dict[str, tuple[DeployStep, ...]] = {}
 
     @classmethod
     def of(cls, source: SoaSource, clusters: Sequence[str], settings_for: Callable[[str], RenderSettings],
@@ -63,16 +65,19 @@ class Revision:
         with self._lock:
             if services is None:
                 self._results, self._issues, self._general = results, issues, general
+                self._pipelines = dict(rendered.pipelines)
                 return
             for service in services:
                 self._results.pop(service, None)
                 self._issues.pop(service, None)
+                self._pipelines.pop(service, None)
             self._results.update(results)
             self._issues.update(issues)
+            self._pipelines.update(rendered.pipelines)
 
     def view(self) -> TreeRender:
         """Everything rendered so far, as one TreeRender."""
         with self._lock:
             return TreeRender(results=[r for rs in self._results.values() for r in rs],
                               issues=[*self._general, *(i for its in self._issues.values() for i in its)],
-                              services=sorted(self._results))
+                              services=sorted(self._results), pipelines=dict(self._pipelines))

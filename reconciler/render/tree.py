@@ -13,6 +13,7 @@ from reconciler.render.settings import RenderSettings
 from reconciler.soa.files import SoaSource, ignored_issues, unreadable_issues
 from reconciler.soa.issues import Issue
 from reconciler.soa.load import ServiceLoad, load_service
+from reconciler.soa.pipeline import DeployStep
 
 
 @dataclass
@@ -25,6 +26,8 @@ class TreeRender:
     services: list[str] = field(default_factory=list)
     #: with an `encode` function: each result encoded, in order (results then carry no objects)
     encoded: list[str] = field(default_factory=list)
+    #: each service's deploy.yaml pipeline, when it has a valid one
+    pipelines: dict[str, tuple[DeployStep, ...]] = field(default_factory=dict)
 
 
 #: Below this many services a second process costs more than it saves.
@@ -61,6 +64,7 @@ def render_tree(source: SoaSource, clusters: Iterable[str] | None,
         out.issues.extend(part.issues)
         out.services.extend(part.services)
         out.encoded.extend(part.encoded)
+        out.pipelines.update(part.pipelines)
     return out
 
 
@@ -78,6 +82,8 @@ class _Job:
             issues: dict[Issue, None] = {}
             for load in _loads(self.source, service, self.clusters):
                 issues.update(dict.fromkeys(load.issues))
+                if load.pipeline is not None:
+                    out.pipelines[service] = load.pipeline
                 if load.cluster:
                     out.results.extend(render_service(load, self.settings_for(load.cluster)))
             out.issues.extend(issues)

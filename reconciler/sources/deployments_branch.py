@@ -116,20 +116,29 @@ def push_ref(mirror: Mirror, sha: str, ref: str) -> bool:
     False when the remote refused because `ref` moved or already exists (a race to retry);
     SourceError for anything else. On success the mirror's own `ref` is set to `sha` too.
     """
+    return push_refs(mirror, {ref: sha})
+
+
+def push_refs(mirror: Mirror, refs: Mapping[str, str]) -> bool:
+    """Push every `ref -> sha` of `refs` in one atomic push (all or none), never forcing; False
+    when the remote refused because one of them moved or already exists."""
     with mirror.lock():
+        atomic = ["--atomic"] if len(refs) > 1 else []
         try:
             git.Git(mirror.path).execute(
-                ["git", "push", "--porcelain", "--quiet", mirror.url, f"{sha}:{ref}"],
+                ["git", "push", "--porcelain", "--quiet", *atomic, mirror.url,
+                 *(f"{sha}:{ref}" for ref, sha in refs.items())],
                 kill_after_timeout=mirror.timeout, env={"GIT_TERMINAL_PROMPT": "0"})
         except git.GitCommandError as exc:
             text = f"{exc.stdout or ''}\n{exc.stderr or ''}"
             if any(marker in text for marker in _RACE_MARKERS) and "[remote rejected]" not in text:
                 return False
-            raise SourceError(f"cannot push {ref} to {mirror.safe_url}: {scrub(_detail(exc))}") from None
+            raise SourceError(f"cannot push {', '.join(refs)} to {mirror.safe_url}: {scrub(_detail(exc))}") from None
         except OSError as exc:
             raise SourceError(f"cannot run git push: {exc.strerror or exc}") from None
         # the mirror matches the remote without waiting for its next fetch
-        mirror.repo.git.update_ref(ref, sha)
+        for ref, sha in refs.items():
+            mirror.repo.git.update_ref(ref, sha)
         return True
 
 

@@ -3,14 +3,14 @@ and overriding it lets the bounce through for one cycle."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from reconciler.engine.freeze import Freeze, FreezeWindow
+from reconciler.config.model import FreezeWindow
+from reconciler.engine.freeze import Freeze
 from reconciler.reconcile.freezes import entry, read_freezes, update_freezes, without
 from reconciler.report.status import instance_rows
-from tests.support.fleet import BAD, GOOD, FIXED
+from tests.support.fleet import BAD, FIXED, GOOD
 
 ONE = "a: {instances: 1, deploy_group: prod}\n"
 
@@ -50,10 +50,9 @@ def test_a_configured_window_holds_and_an_unreadable_annotation_freezes_everythi
     f.write(ONE, {"prod": GOOD})
     f.settled()
     always = FreezeWindow("always", "* * * * *", 3600, services=frozenset({f.service}))
-    f.policy = dataclasses.replace(f.policy, freezes=(always,))
     f.write(ONE, {"prod": FIXED})
-    assert [a.reason.split(" until")[0] for a in f.cycle().plan.actions if a.kind == "Deployment"] == ["Frozen (always"]
-    f.policy = dataclasses.replace(f.policy, freezes=())
+    held = f.cycle(freeze_windows=(always,))
+    assert [a.reason.split(" until")[0] for a in held.plan.actions if a.kind == "Deployment"] == ["Frozen (always"]
     f.cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
         "name": f.ledger_namespace, "annotations": {f.policy.key("freezes"): "{not json"}}}, field_manager="kubectl")
     [stored] = read_freezes(f.cluster, f.policy)

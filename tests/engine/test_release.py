@@ -12,7 +12,7 @@ from reconciler.engine.release import (
     Push,
     Stage,
     TagEntry,
-    previous_sha,
+    previous,
     release,
     release_start,
     stages,
@@ -144,5 +144,6 @@ def test_stages_skip_ci_steps_and_disabled_ones_and_merge_parallel_options() -> 
 
 
 def test_previous_sha_skips_the_run_of_the_sha_itself() -> None:
-    assert previous_sha([tag("g", 1, "a"), tag("g", 2, "b"), tag("g", 3, "b")], "b") == "a"
-    assert previous_sha([tag("g", 1, "b")], "b") is None
+    found = previous([tag("g", 1, "a"), tag("g", 2, "b"), tag("g", 3, "b")], "b")
+    assert found is not None and found.sha == "a"
+    assert previous([tag("g", 1, "b")], "b") is None

@@ -1,0 +1,190 @@
+"""The promotion job: moves each release through its deploy.yaml pipeline (platform.md section 4).
+
+Every `promotion.interval` (and after each generator run), for every service whose pipeline has
+two stages or more: read the service repository's deploy tags, the health of each deploy group
+from the latest rows of every cluster, and the freezes in force; `engine.release` says where the
+release is and what to push. Only the holder of the `reconciler-promotion` lease pushes; every
+replica computes the same view for its page and API.
+
+Before pushing, the tags are listed again and the release computed again: when the pushes it asks
+for are not the same any more (a person or another promoter was faster), nothing is pushed. All
+tags of one decision go in one atomic push; the generator then runs for the service at once.
+
+What is kept in memory only: since when a stage has been healthy (`auto_certify_delay` starts
+again after a restart: later, never sooner) and the last decision per service (so each decision
+is logged, notified and counted once; a restarted daemon says its current decisions once more).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.config import Config
+from reconciler.daemon.leader import Elector
+from reconciler.daemon.logs import log, warn
+from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.notify import Notifier
+from reconciler.daemon.state import DaemonState
+from reconciler.engine.freeze import Freeze, covering
+from reconciler.engine.release import Release, Stage, TagEntry, release, stage_healthy, stages
+from reconciler.reconcile.revision import Revision
+from reconciler.report.releases import group_health
+from reconciler.sources.errors import SourceError
+from reconciler.sources.generate import list_tags, read_tags, repo_url
+from reconciler.sources.mirror import Mirror
+from reconciler.sources.tagpush import push_tags
+from reconciler.sources.tags import DeployTag, parse_deploy_tag
+
+#: What a decision is counted as in reconciler_promotions_total{result}.
+RESULTS = {"promoting": "promoted", "rolling_back": "rolled_back", "halted": "halted", "frozen": "frozen",
+           "gated": "gated", "overridden": "overridden", "complete": "complete"}
+
+
+def histories(tags: Mapping[str, str], groups: Sequence[str]) -> dict[str, list[TagEntry]]:
+    """Deploy tags (name -> commit) per deploy group of `groups`."""
+    out: dict[str, list[TagEntry]] = {g: [] for g in groups}
+    known = frozenset(groups)
+    for name, sha in tags.items():
+        tag = parse_deploy_tag(name, known)
+        if tag is not None:
+            out[tag.deploy_group].append(TagEntry(tag.timestamp, tag.name, sha, tag.image_version))
+    return out
+
+
+class Promoter:
+    """One daemon's promotion job (see the module docstring)."""
+
+    def __init__(self, config: Config, state: DaemonState, metrics: Metrics, notifier: Notifier,
+                 revision: Revision, elector: Elector, *, git_lock: threading.RLock,
+                 generate: Callable[[str], None], freezes: Callable[[str], Sequence[Freeze]]) -> None:
+        """`generate(service)`: run the generator for a service soon; `freezes(cluster)`: the
+        freezes in force on a cluster now (read when a promotion is about to be pushed)."""
+        self.config, self.state, self.metrics, self.notifier = config, state, metrics, notifier
+        self.revision, self.elector, self.git_lock, self.generate = revision, elector, git_lock, generate
+        self.freezes = freezes
+        self._healthy_since: dict[tuple[str, str, str], datetime] = {}
+        self._decided: dict[str, tuple[str, str, str | None]] = {}
+
+    # ------------------------------------------------------------------ the job
+    def run(self) -> None:
+        repos = self.config.service_repos
+        if repos is None or not self.config.promotion.enabled:
+            return
+        view = self.revision.view()
+        pipelines = {s: stages(p) for s, p in view.pipelines.items()}
+        pipelines = {s: p for s, p in pipelines.items() if len(p) >= 2}
+        runs_on: dict[tuple[str, str], set[str]] = {}
+        for result in view.results:
+            if result.service in pipelines and result.deploy_group:
+                runs_on.setdefault((result.service, result.deploy_group), set()).add(result.cluster)
+        tags, errors = read_tags(sorted(pipelines), repos.url_template, repos.parallelism)
+        for service, problem in sorted(errors.items()):
+            warn("promotion: service repository unreadable; its release holds", service=service, error=problem)
+        releases: dict[str, dict[str, Any]] = {}
+        for service, pipeline in sorted(pipelines.items()):
+            if service not in tags:
+                continue
+            found = self.decide(service, pipeline, tags[service], runs_on)
+            if found is not None and found.pushes and self.elector.is_leader():
+                found = self.push(service, pipeline, found, runs_on)
+            if found is not None:
+                self.report(service, found)
+                releases[service] = found.as_dict()
+        self.state.set_releases(releases)
+
+    def decide(self, service: str, pipeline: Sequence[Stage], tags: Mapping[str, str],
+               runs_on: Mapping[tuple[str, str], set[str]]) -> Release | None:
+        """The release of `service` now, from `tags` and the clusters' latest rows."""
+        groups = [g for stage in pipeline for g in stage.groups]
+        history = histories(tags, groups)
+        now = datetime.now(timezone.utc)
+        first = release(service, pipeline, history, {}, now=now)
+        if first is None:
+            return None
+        rows, reachable = self.state.cluster_rows()
+        health = {g: group_health(service, g, first.sha, rows, reachable, sorted(runs_on.get((service, g), ())))
+                  for g in groups}
+        since = {}
+        for stage in pipeline:
+            key = (service, first.sha, stage.name)
+            if stage_healthy(stage, health):
+                since[stage.name] = self._healthy_since.setdefault(key, now)
+            else:
+                self._healthy_since.pop(key, None)
+        found = release(service, pipeline, history, health, now=now, healthy_since=since)
+        if found is None or not any(p.why == "promote" for p in found.pushes):
+            return found
+        frozen = {p.group: held for p in found.pushes
+                  if (held := self._frozen(service, sorted(runs_on.get((service, p.group), ())))) is not None}
+        return release(service, pipeline, history, health, now=now, healthy_since=since, frozen=frozen)
+
+    def _frozen(self, service: str, clusters: Sequence[str]) -> str | None:
+        """The freeze that holds a promotion of `service` onto any of `clusters`, as a label."""
+        for cluster in clusters:
+            freeze = covering(self.freezes(cluster), service, "promote")
+            if freeze is not None:
+                return f"{freeze.label} on {cluster}"
+        return None
+
+    def push(self, service: str, pipeline: Sequence[Stage], planned: Release,
+             runs_on: Mapping[tuple[str, str], set[str]]) -> Release:
+        """Push what `planned` asks for, unless a fresh read of the tags asks for something else."""
+        repos = self.config.service_repos
+        assert repos is not None
+        url = repo_url(repos.url_template, service)
+        step = planned.step or ""
+        try:
+            with self.git_lock:
+                mirror = Mirror(url, self.config.state_dir)
+                mirror.fetch()
+                fresh_tags = list_tags(mirror.url, mirror.timeout)
+                fresh = self.decide(service, pipeline, fresh_tags, runs_on)
+                if fresh is None or fresh.pushes != planned.pushes:
+                    self.metrics.promotions.labels(service=service, step=step, result="skipped").inc()
+                    log("promotion skipped: the tags moved (a person or another promoter was faster)",
+                        service=service, step=step, sha=planned.sha)
+                    return fresh or planned
+                history = histories(fresh_tags, [g for s in pipeline for g in s.groups])
+                newest = max((e.timestamp for p in planned.pushes for e in history.get(p.group, ())), default=None)
+                pushed = push_tags(mirror, lambda stamp: {
+                    DeployTag(p.group, stamp, p.image_version).name: p.sha for p in planned.pushes}, newest,
+                    warn=lambda text: warn("promotion: " + text, service=service))
+        except SourceError as exc:
+            self.metrics.promotions.labels(service=service, step=step, result="failed").inc()
+            warn("promotion push failed; tried again next run", service=service, step=step, error=str(exc))
+            return planned
+        result = RESULTS[planned.state]
+        self.metrics.promotions.labels(service=service, step=step, result=result).inc()
+        log("release rolled back" if planned.state == "rolling_back" else "promoted", service=service, step=step,
+            sha=planned.sha, tags=pushed, message=planned.message)
+        self._notify(service, "release_rolled_back" if planned.state == "rolling_back" else "promoted",
+                     planned, tags=pushed)
+        self.generate(service)
+        return planned
+
+    # ------------------------------------------------------------------ reporting
+    def report(self, service: str, found: Release) -> None:
+        """One log line, notification and count per decision (not per run)."""
+        decision = (found.sha, found.state, found.step)
+        if self._decided.get(service) == decision:
+            return
+        self._decided[service] = decision
+        if found.state in ("promoting", "rolling_back", "progressing", "certifying"):
+            return  # pushes are reported when made; rolling out is not a decision
+        log(f"release {found.state}", service=service, step=found.step, sha=found.sha, message=found.message,
+            leader=self.elector.is_leader())
+        if found.state in RESULTS and self.elector.is_leader():
+            self.metrics.promotions.labels(service=service, step=found.step or "", result=RESULTS[found.state]).inc()
+            self._notify(service, f"release_{found.state}", found)
+
+    def _notify(self, service: str, kind: str, found: Release, **details: Any) -> None:
+        if not self.elector.is_leader():
+            return
+        step = next((s for s in found.stages if s.name == found.step), None)
+        self.notifier.send([{"type": kind, "cluster": None, "service": service, "instance": None,
+                             "deploy_group": ",".join(step.groups) if step else None, "message": found.message,
+                             "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "initial": False,
+                             "release": found.as_dict(), **details}])
