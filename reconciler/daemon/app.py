@@ -177,6 +177,8 @@ class Daemon:
             error("promotion run crashed", error=f"{type(exc).__name__}: {exc}")
 
     def _generate_soon(self, service: str) -> None:
+        if self.promoter is not None:
+            self.promoter.forget(service)  # its tags moved (a push, a webhook)
         self.scheduler.add_job(self.generate_deployments, kwargs={"services": [service]},
                                id=f"generate:{service}", replace_existing=True)
 
@@ -333,7 +335,9 @@ class Daemon:
                 services=[c.service for c in result.changed])
             self.trigger("poll")
         if self.promoter is not None:
-            self.trigger("promote")  # the tags were just read: a release may move
+            for change in result.changed:  # their tags moved: the promoter reads them again
+                self.promoter.forget(change.service)
+            self.trigger("promote")
 
     def versions(self, service: str) -> dict[str, Any]:
         """The running pods of `service` by git sha on each reachable cluster (read now)."""

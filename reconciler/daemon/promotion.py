@@ -1,9 +1,10 @@
 """The promotion job: moves each release through its deploy.yaml pipeline (platform.md section 4).
 
 Every `promotion.interval` (and after each generator run), for every service whose pipeline has
-two stages or more: read the service repository's deploy tags, the health of each deploy group
-from the latest rows of every cluster, and the freezes in force; `engine.release` says where the
-release is and what to push. Only the holder of the `reconciler-promotion` lease pushes; every
+two stages or more: the service repository's deploy tags (read again every `generate_interval`,
+and at once after a push or a webhook), the health of each deploy group from the latest rows of
+every cluster, and the freezes in force; `engine.release` says where the release is and what to
+push. Only the holder of the `reconciler-promotion` lease pushes; every
 replica computes the same view for its page and API.
 
 Before pushing, the tags are listed again and the release computed again: when the pushes it asks
@@ -18,6 +19,7 @@ is logged, notified and counted once; a restarted daemon says its current decisi
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -65,6 +67,7 @@ class Promoter:
         self.config, self.state, self.metrics, self.notifier = config, state, metrics, notifier
         self.revision, self.elector, self.git_lock, self.generate = revision, elector, git_lock, generate
         self.freezes = freezes
+        self._tags: dict[str, tuple[float, dict[str, str]]] = {}  # service -> (read at, tags)
         self._healthy_since: dict[tuple[str, str, str], datetime] = {}
         self._decided: dict[str, tuple[str, str, str | None]] = {}
 
@@ -80,9 +83,7 @@ class Promoter:
         for result in view.results:
             if result.service in pipelines and result.deploy_group:
                 runs_on.setdefault((result.service, result.deploy_group), set()).add(result.cluster)
-        tags, errors = read_tags(sorted(pipelines), repos.url_template, repos.parallelism)
-        for service, problem in sorted(errors.items()):
-            warn("promotion: service repository unreadable; its release holds", service=service, error=problem)
+        tags = self._read(sorted(pipelines), repos.url_template, repos.parallelism, repos.generate_interval)
         releases: dict[str, dict[str, Any]] = {}
         for service, pipeline in sorted(pipelines.items()):
             if service not in tags:
@@ -94,6 +95,24 @@ class Promoter:
                 self.report(service, found)
                 releases[service] = found.as_dict()
         self.state.set_releases(releases)
+
+    def forget(self, service: str) -> None:
+        """`service`'s tags changed (a push, a webhook): read them again at the next run."""
+        self._tags.pop(service, None)
+
+    def _read(self, services: list[str], template: str, parallelism: int, every: float) -> dict[str, dict[str, str]]:
+        """Each service's tags, read again when older than `every` (the generator's interval: health
+        changes are seen every run, tag changes at that pace or at once after a push or webhook)."""
+        now = time.monotonic()
+        stale = [s for s in services if s not in self._tags or now - self._tags[s][0] >= every]
+        fresh, errors = read_tags(stale, template, parallelism)
+        for service, problem in sorted(errors.items()):
+            self._tags.pop(service, None)
+            warn("promotion: service repository unreadable; its release holds", service=service, error=problem)
+        self._tags.update({s: (now, t) for s, t in fresh.items()})
+        for gone in set(self._tags) - set(services):
+            del self._tags[gone]
+        return {s: self._tags[s][1] for s in services if s in self._tags}
 
     def decide(self, service: str, pipeline: Sequence[Stage], tags: Mapping[str, str],
                runs_on: Mapping[tuple[str, str], set[str]]) -> Release | None:
@@ -162,6 +181,7 @@ class Promoter:
             sha=planned.sha, tags=pushed, message=planned.message)
         self._notify(service, "release_rolled_back" if planned.state == "rolling_back" else "promoted",
                      planned, tags=pushed)
+        self.forget(service)
         self.generate(service)
         return planned
 
