@@ -100,6 +100,7 @@ class Daemon:
         self.redact_key: bytes | None = None  # read at start (state_dir exists then)
         self._force_poll = False  # a webhook asks for a poll now, backoff or not
         self._drifted: dict[str, dict[tuple[str, str], Row]] = {}  # per cluster, from the last resync
+        self._holding: dict[str, set[str]] = {}  # per cluster: the freezes that held something last cycle
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                           "misfire_grace_time": None})
         secret_env = config.soa_configs.webhook_secret_env
@@ -426,6 +427,7 @@ class Daemon:
         for event in events:  # one log line per transition, on every replica; only the leader notifies
             warn(event["type"], cluster=name, service=event.get("service"), instance=event.get("instance"),
                  message=event["message"], leader=leader)
+        events += self._freeze_events(name, result, leader)
         if leader and events:
             self.notifier.send(events)
         now = datetime.now(timezone.utc)
@@ -447,6 +449,30 @@ class Daemon:
             if action.action == "wait":
                 log("waiting", cluster=name, kind=action.kind, name=action.name, reason=action.reason)
 
+
+    def _freeze_events(self, name: str, result: CycleResult, leader: bool) -> list[dict[str, Any]]:
+        """A log line (and, on the lease holder, an event) when a freeze starts or stops holding
+        changes on a cluster; the held rows count as reconciler_instances{status="Frozen"}."""
+        held: dict[str, int] = {}
+        for freeze in result.freezes:
+            count = sum(1 for a in result.plan.actions if a.action == "wait" and a.reason.startswith(freeze.label))
+            if count:
+                held[freeze.name] = count
+        before = self._holding.get(name, set())
+        self._holding[name] = set(held)
+        at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        events = []
+        for freeze in result.freezes:
+            if freeze.name in held and freeze.name not in before:
+                message = f"{freeze.label} holds {held[freeze.name]} changes"
+                warn("freeze holding changes", cluster=name, freeze=freeze.name, held=held[freeze.name],
+                     until=freeze.as_dict()["until"], leader=leader)
+                events.append({"type": "freeze_holding", "cluster": name, "service": None, "instance": None,
+                               "deploy_group": None, "message": message, "at": at, "initial": False,
+                               "freeze": freeze.as_dict()})
+        for gone in sorted(before - set(held)):
+            log("freeze no longer holding changes", cluster=name, freeze=gone, leader=leader)
+        return events
 
     def _keep_drift(self, name: str, rows: list[Row], check_drift: bool) -> list[Row]:
         """Fields are compared only by the resync job; with heal_drift off (detect-only), the

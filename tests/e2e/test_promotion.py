@@ -191,6 +191,8 @@ def test_a_freeze_holds_a_bounce_and_a_promotion_then_lets_them_go(fleet: Fleet)
                                         and r["status"] == "Frozen"), None), "the canary's bounce Frozen", 60)
     assert row["message"].startswith("Frozen (deploy-freeze until unfrozen)")
     assert row["desired"]["git_sha"] == second and row["live"]["git_sha"] == first
+    holding = [e for e in daemon.logs() if e.get("event") == "freeze holding changes"]
+    assert [(e["cluster"], e["freeze"]) for e in holding] == [("east", "deploy-freeze")]
     listed = cli("freezes", "--config", config, "-o", "json")
     assert [f["name"] for f in json.loads(listed.stdout)["freezes"]["east"]] == ["deploy-freeze"]
     time.sleep(2)  # held: nothing rolls out, nothing is promoted
@@ -205,7 +207,10 @@ def test_a_freeze_holds_a_bounce_and_a_promotion_then_lets_them_go(fleet: Fleet)
     # the freeze ends by itself: the release goes on to east, then waits at the gate
     daemon.wait_for(lambda: fleet.state(daemon, "gated", second), "the release past the freeze", 120)
     assert len(fleet.tags("east", second)) == 1
-    assert 'result="frozen",service="web",step="east"} 1.0' in daemon.get("/metrics")
+    metrics = daemon.get("/metrics")
+    assert 'result="frozen",service="web",step="east"} 1.0' in metrics
+    assert 'reconciler_instances{cluster="east",status="Frozen"} 0.0' in metrics
+    assert any(e.get("event") == "freeze no longer holding changes" for e in daemon.logs())
 
 
 def test_a_daemon_killed_mid_release_resumes_without_a_second_promotion(fleet: Fleet) -> None:
