@@ -174,7 +174,8 @@ def load_service(files: ServiceFiles, cluster: str | None) -> ServiceLoad:
     for name, failed in (("service.yaml", service_failed), ("deploy.yaml", pipeline_failed), (auto_name, auto_failed)):
         path = f"{service}/{name}"
         if failed:
-            blocked_by[path] = "; ".join(i.message for i in issues if i.is_error and i.file == path) or "invalid"
+            blocked_by[path] = "; ".join(f"{i.key}: {i.message}" if i.key else i.message
+                                         for i in issues if i.is_error and i.file == path) or "invalid"
 
     sources: dict[str, tuple[str, Any]] = {}
     duplicates: set[str] = set()
