@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,9 +32,11 @@ from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.notify import Notifier
 from reconciler.daemon.state import DaemonState
 from reconciler.engine.freeze import Freeze, covering
-from reconciler.engine.release import Release, Stage, TagEntry, release, stage_healthy, stages
+from reconciler.engine.release import GroupHealth, Release, Stage, TagEntry, release, stage_healthy, stages
 from reconciler.reconcile.revision import Revision
+from reconciler.render.service import RenderResult
 from reconciler.report.releases import group_health
+from reconciler.report.status import Row
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import list_tags, read_tags, repo_url
 from reconciler.sources.mirror import Mirror
@@ -56,6 +59,37 @@ def histories(tags: Mapping[str, str], groups: Sequence[str]) -> dict[str, list[
     return out
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What the clusters showed at the start of a run: per (service, deploy group), the clusters
+    whose soa-configs give it an instance and their rows; whether each cluster answered."""
+
+    runs_on: Mapping[tuple[str, str], tuple[str, ...]]
+    rows: Mapping[tuple[str, str], Mapping[str, Sequence[Row]]]
+    reachable: Mapping[str, bool | None]
+
+    @classmethod
+    def of(cls, results: Sequence[RenderResult], pipelines: Mapping[str, Sequence[Stage]],
+           rows: Mapping[str, Sequence[Row]], reachable: Mapping[str, bool | None]) -> Observed:
+        runs_on: dict[tuple[str, str], set[str]] = {}
+        for result in results:
+            if result.service in pipelines and result.deploy_group:
+                runs_on.setdefault((result.service, result.deploy_group), set()).add(result.cluster)
+        index: dict[tuple[str, str], dict[str, list[Row]]] = {}
+        for cluster, found in rows.items():
+            for row in found:
+                if row.service in pipelines and row.deploy_group:
+                    index.setdefault((row.service, row.deploy_group), {}).setdefault(cluster, []).append(row)
+        return cls({k: tuple(sorted(v)) for k, v in runs_on.items()}, index, reachable)
+
+    def clusters(self, service: str, group: str) -> tuple[str, ...]:
+        return self.runs_on.get((service, group), ())
+
+    def health(self, service: str, group: str, sha: str) -> GroupHealth:
+        return group_health(service, group, sha, self.rows.get((service, group), {}), self.reachable,
+                            self.clusters(service, group))
+
+
 class Promoter:
     """One daemon's promotion job (see the module docstring)."""
 
@@ -68,6 +102,8 @@ class Promoter:
         self.revision, self.elector, self.git_lock, self.generate = revision, elector, git_lock, generate
         self.freezes = freezes
         self._tags: dict[str, tuple[float, dict[str, str]]] = {}  # service -> (read at, tags)
+        # service -> (the tags parsed, the groups, their histories): parsed once per read
+        self._histories: dict[str, tuple[Mapping[str, str], tuple[str, ...], dict[str, list[TagEntry]]]] = {}
         self._healthy_since: dict[tuple[str, str, str], datetime] = {}
         self._decided: dict[str, tuple[str, str, str | None]] = {}
 
@@ -79,18 +115,15 @@ class Promoter:
         view = self.revision.view()
         pipelines = {s: stages(p) for s, p in view.pipelines.items()}
         pipelines = {s: p for s, p in pipelines.items() if len(p) >= 2}
-        runs_on: dict[tuple[str, str], set[str]] = {}
-        for result in view.results:
-            if result.service in pipelines and result.deploy_group:
-                runs_on.setdefault((result.service, result.deploy_group), set()).add(result.cluster)
+        observed = Observed.of(view.results, pipelines, *self.state.cluster_rows())
         tags = self._read(sorted(pipelines), repos.url_template, repos.parallelism, repos.generate_interval)
         releases: dict[str, dict[str, Any]] = {}
         for service, pipeline in sorted(pipelines.items()):
             if service not in tags:
                 continue
-            found = self.decide(service, pipeline, tags[service], runs_on)
+            found = self.decide(service, pipeline, tags[service], observed)
             if found is not None and found.pushes and self.elector.is_leader():
-                found = self.push(service, pipeline, found, runs_on)
+                found = self.push(service, pipeline, found, observed)
             if found is not None:
                 self.report(service, found)
                 releases[service] = found.as_dict()
@@ -112,20 +145,27 @@ class Promoter:
         self._tags.update({s: (now, t) for s, t in fresh.items()})
         for gone in set(self._tags) - set(services):
             del self._tags[gone]
+            self._histories.pop(gone, None)
         return {s: self._tags[s][1] for s in services if s in self._tags}
 
-    def decide(self, service: str, pipeline: Sequence[Stage], tags: Mapping[str, str],
-               runs_on: Mapping[tuple[str, str], set[str]]) -> Release | None:
-        """The release of `service` now, from `tags` and the clusters' latest rows."""
-        groups = [g for stage in pipeline for g in stage.groups]
+    def _history(self, service: str, tags: Mapping[str, str], groups: tuple[str, ...]) -> dict[str, list[TagEntry]]:
+        cached = self._histories.get(service)
+        if cached is not None and cached[0] is tags and cached[1] == groups:
+            return cached[2]
         history = histories(tags, groups)
+        self._histories[service] = (tags, groups, history)
+        return history
+
+    def decide(self, service: str, pipeline: Sequence[Stage], tags: Mapping[str, str],
+               observed: Observed) -> Release | None:
+        """The release of `service` now, from `tags` and the clusters' latest rows."""
+        groups = tuple(g for stage in pipeline for g in stage.groups)
+        history = self._history(service, tags, groups)
         now = datetime.now(timezone.utc)
         first = release(service, pipeline, history, {}, now=now)
         if first is None:
             return None
-        rows, reachable = self.state.cluster_rows()
-        health = {g: group_health(service, g, first.sha, rows, reachable, sorted(runs_on.get((service, g), ())))
-                  for g in groups}
+        health = {g: observed.health(service, g, first.sha) for g in groups}
         since = {}
         for stage in pipeline:
             key = (service, first.sha, stage.name)
@@ -137,7 +177,7 @@ class Promoter:
         if found is None or not any(p.why == "promote" for p in found.pushes):
             return found
         frozen = {p.group: held for p in found.pushes
-                  if (held := self._frozen(service, sorted(runs_on.get((service, p.group), ())))) is not None}
+                  if (held := self._frozen(service, observed.clusters(service, p.group))) is not None}
         return release(service, pipeline, history, health, now=now, healthy_since=since, frozen=frozen)
 
     def _frozen(self, service: str, clusters: Sequence[str]) -> str | None:
@@ -148,8 +188,7 @@ class Promoter:
                 return f"{freeze.label} on {cluster}"
         return None
 
-    def push(self, service: str, pipeline: Sequence[Stage], planned: Release,
-             runs_on: Mapping[tuple[str, str], set[str]]) -> Release:
+    def push(self, service: str, pipeline: Sequence[Stage], planned: Release, observed: Observed) -> Release:
         """Push what `planned` asks for, unless a fresh read of the tags asks for something else."""
         repos = self.config.service_repos
         assert repos is not None
@@ -160,13 +199,13 @@ class Promoter:
                 mirror = Mirror(url, self.config.state_dir)
                 mirror.fetch()
                 fresh_tags = list_tags(mirror.url, mirror.timeout)
-                fresh = self.decide(service, pipeline, fresh_tags, runs_on)
+                fresh = self.decide(service, pipeline, fresh_tags, observed)
                 if fresh is None or fresh.pushes != planned.pushes:
                     self.metrics.promotions.labels(service=service, step=step, result="skipped").inc()
                     log("promotion skipped: the tags moved (a person or another promoter was faster)",
                         service=service, step=step, sha=planned.sha)
                     return fresh or planned
-                history = histories(fresh_tags, [g for s in pipeline for g in s.groups])
+                history = self._history(service, fresh_tags, tuple(g for s in pipeline for g in s.groups))
                 newest = max((e.timestamp for p in planned.pushes for e in history.get(p.group, ())), default=None)
                 pushed = push_tags(mirror, lambda stamp: {
                     DeployTag(p.group, stamp, p.image_version).name: p.sha for p in planned.pushes}, newest,

@@ -26,6 +26,7 @@ REF_PREFIX = "refs/tags/"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S"
 #: Characters of a Docker tag, which an image version becomes part of.
 IMAGE_VERSION = re.compile(r"^[A-Za-z0-9_.-]+$")
+_STAMP = re.compile(r"[0-9]{8}T[0-9]{6}")
 INSTANCE = re.compile(r"^([a-z0-9]|[a-z0-9][a-z0-9_-]*[a-z0-9])$")
 
 _DEPLOY = re.compile(r"^paasta-(?P<middle>.+)-(?P<ts>\d{8}T\d{6})-deploy$", re.DOTALL)
@@ -45,10 +46,10 @@ def format_timestamp(moment: datetime) -> str:
 
 def is_timestamp(text: str) -> bool:
     """Whether `text` is a real `YYYYMMDDTHHMMSS` moment (not just fourteen digits)."""
-    if not re.fullmatch(r"\d{8}T\d{6}", text):
+    if not _STAMP.fullmatch(text):
         return False
-    try:
-        datetime.strptime(text, TIMESTAMP_FORMAT)
+    try:  # the constructor checks the ranges (month, day of month, ...) at a fraction of strptime's cost
+        datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[11:13]), int(text[13:15]))
     except ValueError:
         return False
     return True
