@@ -56,6 +56,8 @@ from reconciler.report.status import Row
 from reconciler.retry_after import retry_after_seconds
 from reconciler.scrub import scrub_bytes
 
+#: The transitions `transitions` finds; the daemon adds freeze_holding, the promoter promoted and
+#: release_<state>, `apply --override-freeze` freeze_overridden (docs/operator-guide.md).
 EVENT_TYPES = ("degraded", "train_halted", "prune_refused")
 
 
