@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_gitops import World
 from tests.support.daemon import REPO
+from tests.support.world import World
 
 ARTIFACTS = REPO / "artifacts"
 

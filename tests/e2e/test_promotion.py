@@ -24,9 +24,9 @@ from reconciler.cluster.protocol import Cluster
 from reconciler.sources.generate import list_tags
 from reconciler.sources.tags import parse_deploy_tag
 from tests.conftest import REPO
-from tests.e2e.test_gitops import World, deploy_tag
 from tests.support.daemon import DaemonProcess
 from tests.support.gitremote import GitRemote
+from tests.support.world import World, deploy_tag
 
 PIPELINE = """pipeline:
 - step: itest
