@@ -104,7 +104,7 @@ class Promoter:
         self._tags: dict[str, tuple[float, dict[str, str]]] = {}  # service -> (read at, tags)
         # service -> (the tags parsed, the groups, their histories): parsed once per read
         self._histories: dict[str, tuple[Mapping[str, str], tuple[str, ...], dict[str, list[TagEntry]]]] = {}
-        self._healthy_since: dict[tuple[str, str, str], datetime] = {}
+        self._healthy_since: dict[str, tuple[str, dict[str, datetime]]] = {}  # service -> (sha, stage -> since)
         self._decided: dict[str, tuple[str, str, str | None]] = {}
 
     # ------------------------------------------------------------------ the job
@@ -127,6 +127,9 @@ class Promoter:
             if found is not None:
                 self.report(service, found)
                 releases[service] = found.as_dict()
+        for memory in (self._healthy_since, self._decided):  # services that lost their pipeline
+            for gone in set(memory) - set(pipelines):
+                del memory[gone]
         self.state.set_releases(releases)
 
     def forget(self, service: str) -> None:
@@ -166,13 +169,11 @@ class Promoter:
         if first is None:
             return None
         health = {g: observed.health(service, g, first.sha) for g in groups}
-        since = {}
-        for stage in pipeline:
-            key = (service, first.sha, stage.name)
-            if stage_healthy(stage, health):
-                since[stage.name] = self._healthy_since.setdefault(key, now)
-            else:
-                self._healthy_since.pop(key, None)
+        sha, since = self._healthy_since.get(service, (first.sha, {}))
+        if sha != first.sha:  # a new release: its stages start over
+            since = {}
+        since = {stage.name: since.get(stage.name, now) for stage in pipeline if stage_healthy(stage, health)}
+        self._healthy_since[service] = (first.sha, since)
         found = release(service, pipeline, history, health, now=now, healthy_since=since)
         if found is None or not any(p.why == "promote" for p in found.pushes):
             return found
