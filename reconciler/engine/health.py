@@ -106,8 +106,7 @@ def _progressing_reason(status: RolloutStatus) -> str | None:
 def in_rollout(status: RolloutStatus) -> bool:
     """A rollout is under way: the workload is not complete because of a revision change, not
     because pods were lost afterwards. Deployments: the Progressing condition no longer says
-    NewReplicaSetAvailable (without the condition: not observed yet, or pods of an old revision
-    or too few new ones). StatefulSets: not observed yet, or updateRevision != currentRevision."""
+    NewReplicaSetAvailable, or pods of an old revision or too few new ones remain. StatefulSets: not observed yet, or updateRevision != currentRevision."""
     if status.complete:
         return False
     if not status.observed:
@@ -115,8 +114,10 @@ def in_rollout(status: RolloutStatus) -> bool:
     if status.kind == "StatefulSet":
         return status.update_revision != status.current_revision
     reason = _progressing_reason(status)
-    if reason is not None:
-        return reason != _NEW_RS_AVAILABLE
+    if reason is not None and reason != _NEW_RS_AVAILABLE:
+        return True
+    # NewReplicaSetAvailable can be stale for one status update after a change that reuses an
+    # older ReplicaSet (a rollback): pods of an old revision, or too few of the new, are a rollout
     return status.updated < status.replicas or status.current > status.updated
 
 

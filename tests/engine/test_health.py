@@ -59,6 +59,8 @@ def test_pods_lost_after_a_complete_rollout_are_unavailable_not_failed() -> None
     deployment(generation=3, observed=2),
     deployment(updated=3, current=3, available=0, reason="ReplicaSetUpdated"),  # brutal: old pods gone at once
     deployment(updated=1, current=3, available=2, reason=None),
+    # a rollback to an older ReplicaSet: its first status update still says NewReplicaSetAvailable
+    deployment(updated=0, current=2, available=2, replicas=2),
     statefulset(update="r3", current="r2", ready=1),
 ])
 def test_rollouts_under_way(obj: dict[str, Any]) -> None:
