@@ -97,7 +97,8 @@ def run_live(args: argparse.Namespace) -> int:
     clusters = args.cluster or list(config.clusters)
     head, head_name = _head(args, config)
     revision = Revision.of(head, clusters, settings_factory(config, None), None, workers=worker_count())
-    runs: list[ClusterRun[None]] = reconcile_each(config, clusters, revision, Mode(check_drift=True))
+    mode = Mode(check_drift=True, freeze_windows=config.freezes, time_zone=config.time_zone)
+    runs: list[ClusterRun[None]] = reconcile_each(config, clusters, revision, mode)
     for run in runs:
         if run.error is not None:
             err(f"cluster {run.name}: {run.error}")

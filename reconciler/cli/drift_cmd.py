@@ -116,7 +116,8 @@ def _direct(args: argparse.Namespace, services: list[str] | None, *, pods: bool)
             found.update(versions_present(backend.list("Pod", selector=selector), config.label_domain))
         return found
 
-    mode = Mode(check_drift=True, services=frozenset(services) if services else None)
+    mode = Mode(check_drift=True, services=frozenset(services) if services else None,
+                freeze_windows=config.freezes, time_zone=config.time_zone)
     runs = reconcile_each(config, clusters, revision, mode, then=versions_on)
     rows: list[Row] = []
     infos: dict[str, dict[str, Any]] = {}

@@ -32,7 +32,7 @@ from reconciler.config.model import FREEZE_ALLOWS
 from reconciler.engine.freeze import Freeze
 from reconciler.engine.marks import parse_time
 from reconciler.reconcile.cycle import policy_for
-from reconciler.reconcile.freezes import active, entry, read_freezes, update_freezes, without
+from reconciler.reconcile.freezes import UnreadableFreezes, active, entry, read_freezes, update_freezes, without
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -106,7 +106,7 @@ def _each(config: Config, clusters: list[str], work: Any) -> tuple[dict[str, Any
                                                              config.lease_namespace))
             finally:
                 backend.close()
-        except ClusterError as exc:
+        except (ClusterError, UnreadableFreezes) as exc:
             err(f"cluster {name}: {exc}")
             failed = True
     return out, failed
@@ -140,7 +140,7 @@ def run_unfreeze(args: argparse.Namespace) -> int:
             kept = without(entries, None if args.all else args.name)
             cleared[cluster] = [str(e.get("name")) for e in entries if e not in kept]
             return kept
-        update_freezes(backend, policy, change)
+        update_freezes(backend, policy, change, clear_unreadable=args.all)
 
     _, failed = _each(config, clusters, clear)
     if args.output in DOCUMENT_FORMATS:

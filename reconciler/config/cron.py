@@ -65,11 +65,18 @@ def window_end(schedule: str, duration: float, now: datetime, zone: tzinfo) -> d
     at `now` ends; None when none is."""
     cron = trigger(schedule, zone)
     length = timedelta(seconds=duration)
-    fire = cron.get_next_fire_time(None, now - length)
-    end = None
-    for _ in range(1000):  # fire times within one duration (a minutely schedule: many)
-        if fire is None or fire > now:
+    # the latest fire time at or before `now` within one duration: searched from close to `now`
+    # outwards, so a minutely schedule with a long duration costs a few steps, not thousands
+    latest = None
+    for back in (timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), length):
+        fire = cron.get_next_fire_time(None, now - min(back, length))
+        if fire is not None and fire <= now:
+            latest = fire
             break
-        end = fire + length
-        fire = cron.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return end if end is not None and end > now else None
+    if latest is None:
+        return None
+    while (following := cron.get_next_fire_time(latest, latest + timedelta(seconds=1))) is not None \
+            and following <= now:
+        latest = following
+    end: datetime = latest + length
+    return end if end > now else None

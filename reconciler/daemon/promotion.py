@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,15 +32,15 @@ from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.notify import Notifier
 from reconciler.daemon.state import DaemonState
 from reconciler.engine.freeze import Freeze, covering
-from reconciler.engine.release import GroupHealth, Release, Stage, TagEntry, release, stage_healthy, stages
+from reconciler.engine.release import UNKNOWN, GroupHealth, Release, Stage, TagEntry, release, stage_healthy, stages
 from reconciler.reconcile.revision import Revision
-from reconciler.render.service import RenderResult
+from reconciler.render.service import Outcome, RenderResult
 from reconciler.report.releases import group_health
 from reconciler.report.status import Row
 from reconciler.sources.errors import SourceError
 from reconciler.sources.generate import list_tags, read_tags, repo_url
 from reconciler.sources.mirror import Mirror
-from reconciler.sources.tagpush import push_tags
+from reconciler.sources.tagpush import TagCollision, push_tags
 from reconciler.sources.tags import DeployTag, parse_deploy_tag
 
 #: What a decision is counted as in reconciler_promotions_total{result}.
@@ -67,25 +67,38 @@ class Observed:
     runs_on: Mapping[tuple[str, str], tuple[str, ...]]
     rows: Mapping[tuple[str, str], Mapping[str, Sequence[Row]]]
     reachable: Mapping[str, bool | None]
+    #: per service, the clusters where some instance is Invalid (its deploy group may be unknown)
+    invalid: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, results: Sequence[RenderResult], pipelines: Mapping[str, Sequence[Stage]],
            rows: Mapping[str, Sequence[Row]], reachable: Mapping[str, bool | None]) -> Observed:
         runs_on: dict[tuple[str, str], set[str]] = {}
+        invalid: dict[str, set[str]] = {}
         for result in results:
-            if result.service in pipelines and result.deploy_group:
+            if result.service not in pipelines:
+                continue
+            if result.outcome is Outcome.INVALID:
+                invalid.setdefault(result.service, set()).add(result.cluster)
+            elif result.deploy_group:
                 runs_on.setdefault((result.service, result.deploy_group), set()).add(result.cluster)
         index: dict[tuple[str, str], dict[str, list[Row]]] = {}
         for cluster, found in rows.items():
             for row in found:
                 if row.service in pipelines and row.deploy_group:
                     index.setdefault((row.service, row.deploy_group), {}).setdefault(cluster, []).append(row)
-        return cls({k: tuple(sorted(v)) for k, v in runs_on.items()}, index, reachable)
+        return cls({k: tuple(sorted(v)) for k, v in runs_on.items()}, index, reachable,
+                   {k: tuple(sorted(v)) for k, v in invalid.items()})
 
     def clusters(self, service: str, group: str) -> tuple[str, ...]:
         return self.runs_on.get((service, group), ())
 
     def health(self, service: str, group: str, sha: str) -> GroupHealth:
+        """An Invalid instance may belong to any group (its deploy group may be what cannot be
+        read): while the service has one, its groups hold."""
+        if service in self.invalid:
+            return GroupHealth(UNKNOWN, f"{service} has Invalid instances on {', '.join(self.invalid[service])}: "
+                                        "the release holds until they are fixed")
         return group_health(service, group, sha, self.rows.get((service, group), {}), self.reachable,
                             self.clusters(service, group))
 
@@ -102,6 +115,7 @@ class Promoter:
         self.revision, self.elector, self.git_lock, self.generate = revision, elector, git_lock, generate
         self.freezes = freezes
         self._tags: dict[str, tuple[float, dict[str, str]]] = {}  # service -> (read at, tags)
+        self._forgotten: set[str] = set()
         # service -> (the tags parsed, the groups, their histories): parsed once per read
         self._histories: dict[str, tuple[Mapping[str, str], tuple[str, ...], dict[str, list[TagEntry]]]] = {}
         self._healthy_since: dict[str, tuple[str, dict[str, datetime]]] = {}  # service -> (sha, stage -> since)
@@ -135,21 +149,28 @@ class Promoter:
     def forget(self, service: str) -> None:
         """`service`'s tags changed (a push, a webhook): read them again at the next run."""
         self._tags.pop(service, None)
+        self._forgotten.add(service)
 
     def _read(self, services: list[str], template: str, parallelism: int, every: float) -> dict[str, dict[str, str]]:
         """Each service's tags, read again when older than `every` (the generator's interval: health
         changes are seen every run, tag changes at that pace or at once after a push or webhook)."""
         now = time.monotonic()
-        stale = [s for s in services if s not in self._tags or now - self._tags[s][0] >= every]
+        cached = dict(self._tags)  # forget() may run on another thread
+        stale = [s for s in services if s not in cached or now - cached[s][0] >= every]
         fresh, errors = read_tags(stale, template, parallelism)
         for service, problem in sorted(errors.items()):
-            self._tags.pop(service, None)
             warn("promotion: service repository unreadable; its release holds", service=service, error=problem)
-        self._tags.update({s: (now, t) for s, t in fresh.items()})
-        for gone in set(self._tags) - set(services):
-            del self._tags[gone]
+        cached.update({s: (now, t) for s, t in fresh.items()})
+        for service in errors:
+            cached.pop(service, None)
+        for gone in set(cached) - set(services):
+            del cached[gone]
             self._histories.pop(gone, None)
-        return {s: self._tags[s][1] for s in services if s in self._tags}
+        found = {s: cached[s][1] for s in services if s in cached}
+        self._tags = cached
+        while self._forgotten:  # forgotten while reading: read again next run
+            self._tags.pop(self._forgotten.pop(), None)
+        return found
 
     def _history(self, service: str, tags: Mapping[str, str], groups: tuple[str, ...]) -> dict[str, list[TagEntry]]:
         cached = self._histories.get(service)
@@ -196,22 +217,31 @@ class Promoter:
         url = repo_url(repos.url_template, service)
         step = planned.step or ""
         try:
-            with self.git_lock:
+            with self.git_lock:  # the mirror must hold the commits the tags point at
                 mirror = Mirror(url, self.config.state_dir)
                 mirror.fetch()
-                fresh_tags = list_tags(mirror.url, mirror.timeout)
-                fresh = self.decide(service, pipeline, fresh_tags, observed)
-                if fresh is None or fresh.pushes != planned.pushes:
-                    self.metrics.promotions.labels(service=service, step=step, result="skipped").inc()
-                    log("promotion skipped: the tags moved (a person or another promoter was faster)",
-                        service=service, step=step, sha=planned.sha)
-                    return fresh or planned
-                history = self._history(service, fresh_tags, tuple(g for s in pipeline for g in s.groups))
-                newest = max((e.timestamp for p in planned.pushes for e in history.get(p.group, ())), default=None)
+            fresh_tags = list_tags(mirror.url, mirror.timeout)
+            fresh = self.decide(service, pipeline, fresh_tags, observed)  # may read the clusters' freezes
+            if fresh is None or fresh.pushes != planned.pushes or not self.elector.is_leader():
+                self.forget(service)
+                self.metrics.promotions.labels(service=service, step=step, result="skipped").inc()
+                log("promotion skipped: the tags moved (a person or another promoter was faster) or the lease "
+                    "was lost", service=service, step=step, sha=planned.sha)
+                return fresh or planned
+            history = self._history(service, fresh_tags, tuple(g for s in pipeline for g in s.groups))
+            newest = max((e.timestamp for p in planned.pushes for e in history.get(p.group, ())), default=None)
+            with self.git_lock:
+                # one attempt: a name taken by someone else's push means the tags moved: decide again
                 pushed = push_tags(mirror, lambda stamp: {
                     DeployTag(p.group, stamp, p.image_version).name: p.sha for p in planned.pushes}, newest,
-                    warn=lambda text: warn("promotion: " + text, service=service))
+                    attempts=1)
+        except TagCollision:
+            self.forget(service)
+            self.metrics.promotions.labels(service=service, step=step, result="skipped").inc()
+            log("promotion skipped: a tag of the same second was pushed by someone else", service=service, step=step)
+            return planned
         except SourceError as exc:
+            self.forget(service)
             self.metrics.promotions.labels(service=service, step=step, result="failed").inc()
             warn("promotion push failed; tried again next run", service=service, step=step, error=str(exc))
             return planned

@@ -7,7 +7,9 @@ freeze`) stored on the cluster, with an end or none.
 `hold(plan, freezes)` turns the workload actions a freeze covers into `wait`s whose reason
 starts with `Frozen (<name> until <time>)`: creates and bounces, replica changes (`scale`),
 stops (a change to 0 replicas) and prune deletions, except what the freeze's `allow` lists.
-Rollbacks always run: a freeze never keeps a broken release in place. Companions (PDBs, HPAs)
+Rollbacks always run: a freeze never keeps a broken release in place (the crash-loop rollback, and
+a bounce back to the git sha of the workload's last healthy rendering: a release's rollback by
+tag). Companions (PDBs, HPAs)
 and Namespaces are not held.
 """
 
@@ -20,6 +22,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.engine.actions import Action, Plan
+from reconciler.engine.marks import LAST_HEALTHY
+from reconciler.engine.owned import unpack
+from reconciler.engine.policy import Policy
 from reconciler.kinds import WORKLOAD_KINDS
 
 
@@ -54,9 +59,24 @@ def covering(freezes: Sequence[Freeze], service: str, what: str) -> Freeze | Non
     return next((f for f in freezes if f.covers(service) and what not in f.allow), None)
 
 
-def _what(action: Action) -> str | None:
+def returns_to_last_healthy(action: Action, policy: Policy) -> bool:
+    """A bounce back to the git sha of the workload's last healthy rendering (the `last-healthy`
+    annotation the bounce away from it stored): a rollback by tag, which no freeze holds."""
+    live = action.live or {}
+    packed = policy.annotation(live, LAST_HEALTHY)
+    want = policy.label(action.desired or {}, "git_sha")
+    if packed is None or want is None or want == policy.label(live, "git_sha"):
+        return False
+    try:
+        healthy = unpack(packed)
+    except ValueError:
+        return False
+    return policy.label(healthy, "git_sha") == want
+
+
+def _what(action: Action, policy: Policy) -> str | None:
     """What a freeze calls the action (None: never held)."""
-    if action.rollback:
+    if action.rollback or (action.action == "update" and returns_to_last_healthy(action, policy)):
         return None
     if action.action == "delete" and action.prune_group is not None:
         return "delete"
@@ -68,19 +88,19 @@ def _what(action: Action) -> str | None:
     return {"create": "create", "update": "bounce", "scale": "scale"}[action.action]
 
 
-def holdable(plan: Plan) -> bool:
+def holdable(plan: Plan, policy: Policy) -> bool:
     """Whether a freeze could hold anything of `plan` (else nobody needs to read the freezes)."""
-    return any(_what(a) is not None for a in plan.actions)
+    return any(_what(a, policy) is not None for a in plan.actions)
 
 
-def hold(plan: Plan, freezes: Sequence[Freeze]) -> Plan:
+def hold(plan: Plan, freezes: Sequence[Freeze], policy: Policy) -> Plan:
     """`plan` with what the freezes cover turned into `wait`s (see the module docstring)."""
     if not freezes:
         return plan
     changed = False
     actions = []
     for action in plan.actions:
-        what = _what(action)
+        what = _what(action, policy)
         freeze = covering(freezes, action.service, what) if what else None
         if freeze is not None:
             action = dataclasses.replace(action, action="wait", reason=f"{freeze.label}: {what} held ({action.reason})")

@@ -67,7 +67,7 @@ def stages(pipeline: Sequence[DeployStep] | None) -> tuple[Stage, ...]:
             manual=step.trigger_next_step_manually or any(p.trigger_next_step_manually for p in parts),
             auto_rollback=step.auto_rollback or any(p.auto_rollback for p in parts),
             certify_delay=float(max([p.auto_certify_delay or 0 for p in parts] + [step.auto_certify_delay or 0])),
-            wait=not all(p.wait_for_deployment is False for p in parts)))
+            wait=step.wait_for_deployment is not False and not all(p.wait_for_deployment is False for p in parts)))
     return tuple(out)
 
 
@@ -149,15 +149,19 @@ def previous(history: Sequence[TagEntry], sha: str) -> TagEntry | None:
     return entries[-1] if entries else None
 
 
-def _group_state(history: Sequence[TagEntry], sha: str, start: str) -> str:
-    """promoted, pending, rolled_back or overridden (see the module docstring)."""
+def _group_state(history: Sequence[TagEntry], sha: str, start: str, older: frozenset[str]) -> str:
+    """promoted, pending, rolled_back or overridden (see the module docstring). A tag since the
+    start on a sha of an older release (`older`: what the first stage ran before) is the older
+    release's promotion landing late: it does not override this one."""
     since = sorted(e for e in history if e.timestamp >= start)
     newest = current(history)
-    if not since:
-        return "promoted" if newest is not None and newest.sha == sha else "pending"
-    if since[-1].sha == sha:
+    if since and since[-1].sha == sha:
         return "promoted"
-    return "rolled_back" if any(e.sha == sha for e in since) else "overridden"
+    if any(e.sha == sha for e in since):
+        return "rolled_back"
+    if any(e.sha not in older for e in since):
+        return "overridden"
+    return "promoted" if newest is not None and newest.sha == sha else "pending"
 
 
 def stage_healthy(stage: Stage, health: Mapping[str, GroupHealth]) -> bool:
@@ -178,6 +182,7 @@ def release(service: str, pipeline: Sequence[Stage], history: Mapping[str, Seque
     if start is None:
         return None
     sha, since, frozen = start.sha, healthy_since or {}, frozen or {}
+    older = frozenset(e.sha for g in pipeline[0].groups for e in history.get(g, ()) if e.timestamp < start.timestamp)
     views: list[StageView] = []
 
     def done(state: str, message: str, step: str | None, pushes: Sequence[Push] = ()) -> Release:
@@ -185,7 +190,7 @@ def release(service: str, pipeline: Sequence[Stage], history: Mapping[str, Seque
         return Release(service, sha, start.tag, start.timestamp, state, message, (*views, *rest), tuple(pushes), step)
 
     for i, stage in enumerate(pipeline):
-        states = {g: _group_state(history.get(g, ()), sha, start.timestamp) for g in stage.groups}
+        states = {g: _group_state(history.get(g, ()), sha, start.timestamp, older) for g in stage.groups}
         moved = sorted(g for g, s in states.items() if s in ("rolled_back", "overridden"))
         if moved:
             kind = "rolled_back" if all(states[g] == "rolled_back" for g in moved) else "overridden"
@@ -193,6 +198,18 @@ def release(service: str, pipeline: Sequence[Stage], history: Mapping[str, Seque
             views.append(StageView(stage.name, stage.groups, kind, runs))
             what = "rolled back" if kind == "rolled_back" else "overridden by a later deploy"
             return done(kind, f"{what} at {stage.name}: {runs}", stage.name)
+        failed = [f"{g}: {health[g].message}" for g in stage.groups
+                  if states[g] == "promoted" and g in health and health[g].state == FAILED]
+        if failed:
+            views.append(StageView(stage.name, stage.groups, "failed", "; ".join(failed)))
+            if not stage.auto_rollback:
+                return done("halted", f"{stage.name} failed: {'; '.join(failed)}", stage.name)
+            pushes = _rollbacks(pipeline, history, sha, start.timestamp)
+            if not pushes:
+                return done("halted", f"{stage.name} failed and there is no earlier sha to roll back to: "
+                                      f"{'; '.join(failed)}", stage.name)
+            return done("rolling_back", f"{stage.name} failed ({'; '.join(failed)}): rolling back "
+                                        f"{', '.join(p.group for p in pushes)}", stage.name, pushes)
         pending = [g for g in stage.groups if states[g] == "pending"]
         if pending:
             previous = pipeline[i - 1] if i else None
@@ -208,17 +225,6 @@ def release(service: str, pipeline: Sequence[Stage], history: Mapping[str, Seque
             views.append(StageView(stage.name, stage.groups, "promoting", f"pushing {', '.join(pending)}"))
             return done("promoting", f"promoting {sha[:8]} to {stage.name}", stage.name,
                         [Push(g, sha, "promote", start.image_version) for g in pending])
-        failed = [f"{g}: {health[g].message}" for g in stage.groups if g in health and health[g].state == FAILED]
-        if failed:
-            views.append(StageView(stage.name, stage.groups, "failed", "; ".join(failed)))
-            if not stage.auto_rollback:
-                return done("halted", f"{stage.name} failed: {'; '.join(failed)}", stage.name)
-            pushes = _rollbacks(pipeline[:i + 1], history, sha)
-            if not pushes:
-                return done("halted", f"{stage.name} failed and there is no earlier sha to roll back to: "
-                                      f"{'; '.join(failed)}", stage.name)
-            return done("rolling_back", f"{stage.name} failed ({'; '.join(failed)}): rolling back "
-                                        f"{', '.join(p.group for p in pushes)}", stage.name, pushes)
         if stage.wait and not stage_healthy(stage, health):
             waiting = [f"{g}: {health[g].message}" if g in health else f"{g}: not observed yet"
                        for g in stage.groups if health.get(g, GroupHealth(UNKNOWN)).state != HEALTHY]
@@ -234,14 +240,19 @@ def release(service: str, pipeline: Sequence[Stage], history: Mapping[str, Seque
     return done("complete", f"{sha[:8]} runs on every step", None)
 
 
-def _rollbacks(reached: Sequence[Stage], history: Mapping[str, Sequence[TagEntry]], sha: str) -> list[Push]:
-    """A rollback push for every group of `reached` that runs `sha` and ran something before."""
+def _rollbacks(pipeline: Sequence[Stage], history: Mapping[str, Sequence[TagEntry]], sha: str,
+               start: str) -> list[Push]:
+    """A rollback push for every group of the pipeline the release reached (its newest tag is on
+    `sha`, dated from the release's start, or the first stage's) that ran something before: steps
+    after the failed one included (a `promote --to` ahead, `wait_for_deployment: false`)."""
     pushes = []
-    for stage in reached:
+    first = set(pipeline[0].groups)
+    for stage in pipeline:
         for group in stage.groups:
             entries = history.get(group, ())
             newest = current(entries)
             before = previous(entries, sha)
-            if newest is not None and newest.sha == sha and before is not None:
+            reached = newest is not None and newest.sha == sha and (newest.timestamp >= start or group in first)
+            if reached and before is not None:
                 pushes.append(Push(group, before.sha, "rollback", before.image_version))
     return pushes

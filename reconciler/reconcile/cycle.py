@@ -152,9 +152,9 @@ def reconcile(cluster: Cluster, policy: Policy, revision: Revision, mode: Mode =
                        recent=Ledger(cluster, policy).recent(now))
     guarded = guard(planned, health, policy, auto_rollback=desired.auto_rollback)
     # the ad-hoc freezes are read only when they could hold something: a settled cycle reads nothing more
-    stored = read_freezes(cluster, policy) if holdable(guarded) else ()
+    stored = read_freezes(cluster, policy) if holdable(guarded, policy) else ()
     freezes = active(mode.freeze_windows, stored, policy.cluster, now, ZoneInfo(mode.time_zone))
-    held = guarded if mode.override_freeze else hold(guarded, freezes)
+    held = guarded if mode.override_freeze else hold(guarded, freezes, policy)
     final = annotate(gate(held, workloads, policy, now=now, fleet_wide=mode.fleet_wide), policy, now=now)
     outcomes: list[Outcome] = []
     if mode.apply:

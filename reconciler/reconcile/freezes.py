@@ -92,10 +92,16 @@ def entry(freeze: Freeze, *, by: str, at: datetime) -> dict[str, Any]:
             "allow": sorted(freeze.allow), "reason": freeze.reason, "by": by, "at": rfc3339(at)}
 
 
+class UnreadableFreezes(ValueError):
+    """The stored freezes cannot be read: only clearing them all may write (nothing is lost)."""
+
+
 def update_freezes(cluster: Cluster, policy: Policy,
-                   change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+                   change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], *,
+                   clear_unreadable: bool = False) -> list[dict[str, Any]]:
     """Read the stored entries, apply `change` and write the result back (retried on a conflict);
-    the entries written. Unreadable entries are dropped only by a change that drops them."""
+    the entries written. A stored value that cannot be read raises UnreadableFreezes unless
+    `clear_unreadable` (`unfreeze --all`): a freeze someone set is never dropped by accident."""
     key = policy.key("freezes")
     for _ in range(ATTEMPTS):
         try:
@@ -103,11 +109,18 @@ def update_freezes(cluster: Cluster, policy: Policy,
         except NotFound:
             namespace = None
         meta = (namespace or {}).get("metadata") or {}
+        text = (meta.get("annotations") or {}).get(key) or "[]"
         try:
-            current = json.loads((meta.get("annotations") or {}).get(key) or "[]")
-        except ValueError:
+            current = json.loads(text)
+            if not isinstance(current, list):
+                raise ValueError("not a JSON list")
+        except ValueError as exc:
+            if not clear_unreadable:
+                raise UnreadableFreezes(f"annotation {key} of namespace {policy.ledger_namespace} on {policy.cluster} "
+                                        f"cannot be read ({exc}); fix it by hand or clear every ad-hoc freeze with "
+                                        "reconciler unfreeze --all") from None
             current = []
-        new = change(current if isinstance(current, list) else [])
+        new = change(current)
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace",
                                 "metadata": {"name": policy.ledger_namespace,
                                              "annotations": {key: json.dumps(new, sort_keys=True)}}}

@@ -1,8 +1,8 @@
 """How a deploy group does at a release's sha, from the drift rows of every cluster (pure).
 
 A group is healthy at a sha when every row of it, on every configured cluster that runs it,
-renders that sha (deployments.json has caught up) and is Synced, Stopped or Drifted (the sha
-runs; drift is healed or reported on its own). A Degraded row or a halted train fails it. An
+renders that sha (deployments.json has caught up) and is Synced or Stopped (a Drifted row
+holds: what runs is not what git says). A Degraded row or a halted train fails it. An
 unreachable cluster, an Invalid row or anything still rolling out holds it (unknown or
 progressing). A group no configured cluster runs is healthy: nothing waits for it.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from reconciler.engine.release import FAILED, HEALTHY, PROGRESSING, UNKNOWN, GroupHealth
 from reconciler.report.status import Row
 
-RUNNING = frozenset({"Synced", "Stopped", "Drifted"})
+RUNNING = frozenset({"Synced", "Stopped"})
 
 
 def group_health(service: str, group: str, sha: str, rows: Mapping[str, Sequence[Row]],

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.soa.issues import Issue, error
+from reconciler.soa.issues import Issue, error, warning
 
 #: Steps of PaaSTA pipelines that are CI jobs, not deploy groups (PaaSTA's own list).
 NON_DEPLOY_STEPS = frozenset({"itest", "itest-and-push-to-registry", "security-check", "push-to-registry"})
@@ -73,7 +73,8 @@ class DeployStep:
     def deploy_groups(self) -> tuple[str, ...]:
         """The deploy groups this step moves (its parallel steps', or its own)."""
         if self.parallel:
-            return tuple(s.step for s in self.parallel if not s.disabled and s.step not in NON_DEPLOY_STEPS)
+            return () if self.disabled else tuple(s.step for s in self.parallel
+                                                  if not s.disabled and s.step not in NON_DEPLOY_STEPS)
         return () if self.disabled or self.step in NON_DEPLOY_STEPS else (self.step,)
 
 
@@ -128,8 +129,8 @@ def _schema_issues(doc: dict[str, Any], path: str, service: str) -> list[Issue]:
 
 def parse_pipeline(doc: dict[str, Any], path: str, service: str) -> tuple[tuple[DeployStep, ...] | None, list[Issue]]:
     """The pipeline of a parsed deploy.yaml (None when it is unusable) and what is wrong with it:
-    any schema error makes the file invalid; a deploy group named twice too (promotion could
-    not tell the two steps apart)."""
+    any schema error makes the file invalid; a deploy group named twice is a warning (promotion
+    follows its first step)."""
     issues = _schema_issues(doc, path, service)
     if issues:
         return None, issues
@@ -137,11 +138,11 @@ def parse_pipeline(doc: dict[str, Any], path: str, service: str) -> tuple[tuple[
     seen: set[str] = set()
     for i, step in enumerate(deploy_steps(steps)):
         if step.step in seen and step.step not in NON_DEPLOY_STEPS:
-            issues.append(error(path, f"deploy group {step.step!r} is a step twice", service=service,
-                                key=f"pipeline[{i}].step"))
+            issues.append(warning(path, f"deploy group {step.step!r} is a step twice; promotion follows the "
+                                        "first", service=service, key=f"pipeline[{i}].step"))
         seen.add(step.step)
     for i, step in enumerate(steps):
         if step.parallel and any(p.parallel for p in step.parallel):
             issues.append(error(path, "a parallel step cannot hold parallel steps", service=service,
                                 key=f"pipeline[{i}].parallel"))
-    return (None if issues else steps), issues
+    return (None if any(i.is_error for i in issues) else steps), issues

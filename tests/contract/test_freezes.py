@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from reconciler.config.model import FreezeWindow
 from reconciler.engine.freeze import Freeze
-from reconciler.reconcile.freezes import entry, read_freezes, update_freezes, without
+from reconciler.reconcile.freezes import UnreadableFreezes, entry, read_freezes, update_freezes, without
 from reconciler.report.status import instance_rows
 from tests.support.fleet import BAD, FIXED, GOOD
 
@@ -58,3 +60,8 @@ def test_a_configured_window_holds_and_an_unreadable_annotation_freezes_everythi
     [stored] = read_freezes(f.cluster, f.policy)
     assert stored.name == "unreadable-freeze" and stored.until is None
     assert [a.action for a in f.cycle().plan.actions if a.kind == "Deployment"] == ["wait"]
+    # nothing writes over it by accident: only clearing every ad-hoc freeze may
+    with pytest.raises(UnreadableFreezes):
+        update_freezes(f.cluster, f.policy, lambda entries: [*entries, {"name": "x", "until": None}])
+    assert update_freezes(f.cluster, f.policy, lambda entries: without(entries, None), clear_unreadable=True) == []
+    assert read_freezes(f.cluster, f.policy) == ()

@@ -147,3 +147,34 @@ def test_previous_sha_skips_the_run_of_the_sha_itself() -> None:
     found = previous([tag("g", 1, "a"), tag("g", 2, "b"), tag("g", 3, "b")], "b")
     assert found is not None and found.sha == "a"
     assert previous([tag("g", 1, "b")], "b") is None
+
+
+def test_a_failed_group_of_a_parallel_step_halts_before_its_siblings_are_pushed() -> None:
+    pipeline = (Stage("canary", ("a", "b"), auto_rollback=True), Stage("prod", ("prod",)))
+    history = {"a": [tag("a", 1, "old"), tag("a", 5, "new")], "b": [tag("b", 1, "old")]}
+    found = release("svc", pipeline, history, {"a": GroupHealth(FAILED, "crash")}, now=NOW)
+    assert found is not None and found.state == "rolling_back"
+    assert found.pushes == (Push("a", "old", "rollback"),)  # b never gets the failing sha
+
+
+def test_a_rollback_covers_groups_promoted_past_the_failed_step() -> None:
+    pipeline = (Stage("canary", ("canary",), auto_rollback=True, wait=False), Stage("prod", ("prod",)))
+    history = {"canary": [tag("canary", 1, "old"), tag("canary", 5, "new")],
+               "prod": [tag("prod", 1, "old"), tag("prod", 6, "new")]}
+    found = release("svc", pipeline, history, {"canary": GroupHealth(FAILED, "crash")}, now=NOW)
+    assert found is not None and set(found.pushes) == {Push("canary", "old", "rollback"), Push("prod", "old", "rollback")}
+
+
+def test_an_older_release_promotion_landing_after_the_start_does_not_override() -> None:
+    history = {"canary": [tag("canary", 1, "one"), tag("canary", 5, "two")],
+               "prod": [tag("prod", 2, "zero"), tag("prod", 5, "one")]}  # release one's push, same second
+    found = release("svc", PIPELINE[:2], history, ok("canary"), now=NOW)
+    assert found is not None and found.state == "promoting" and found.pushes == (Push("prod", "two", "promote"),)
+
+
+def test_a_disabled_parallel_step_and_its_wait_for_deployment_count() -> None:
+    off = DeployStep("prod", disabled=True, parallel=(DeployStep("a"), DeployStep("b")))
+    assert off.deploy_groups == ()
+    quick = stages((DeployStep("canary"), DeployStep("prod", wait_for_deployment=False,
+                                                     parallel=(DeployStep("a"), DeployStep("b")))))
+    assert not quick[1].wait

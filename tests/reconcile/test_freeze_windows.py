@@ -27,6 +27,10 @@ def test_a_window_is_open_from_each_fire_time_for_its_duration() -> None:
     assert window_end(FRIDAY_EVENING.schedule, FRIDAY_EVENING.duration, at(7, 8), UTC) is None  # Monday 08:00: over
 
 
+def test_a_minutely_window_of_a_day_ends_a_day_after_the_latest_minute() -> None:
+    assert window_end("* * * * *", 24 * 3600, at(6, 12), UTC) == at(7, 12)
+
+
 def test_day_of_week_reads_as_standard_cron_and_the_time_zone_counts() -> None:
     sunday = FreezeWindow("sunday", "0 0 * * 0", 24 * 3600)
     assert window_end(sunday.schedule, sunday.duration, at(6, 12), UTC) is not None

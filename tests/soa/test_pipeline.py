@@ -58,6 +58,8 @@ pipeline:
 
 def test_a_step_without_a_name_a_deploy_group_twice_and_a_missing_pipeline() -> None:
     assert any("missing required key 'step'" in e for e in loaded("pipeline: [{auto_rollback: true}]\n")[1])
-    twice = loaded("pipeline: [{step: prod}, {step: x, parallel: [{step: prod}]}]\n")[1]
-    assert any("deploy group 'prod' is a step twice" in e for e in twice), twice
+    twice = load_service(files(k8s=K8S, deploy_yaml="pipeline: [{step: prod}, {step: x, parallel: [{step: prod}]}]\n"),
+                         "norcal-prod")
+    assert twice.pipeline is not None and not [i for i in twice.issues if i.is_error]
+    assert any("deploy group 'prod' is a step twice" in i.message for i in twice.issues)
     assert any("missing required key 'pipeline'" in e for e in loaded("slack_notify: true\n")[1])
