@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from datetime import datetime, timezone
 
 from reconciler.cli.common import (
     DOCUMENT_FORMATS,
@@ -25,7 +24,7 @@ from reconciler.cli.common import (
 from reconciler.cluster.protocol import Cluster
 from reconciler.config import Config
 from reconciler.daemon.leader import other_holder
-from reconciler.daemon.notify import Notifier
+from reconciler.daemon.notify import Notifier, event
 from reconciler.reconcile.cycle import CycleResult, Mode
 from reconciler.reconcile.each import ClusterRun, reconcile_each
 from reconciler.reconcile.revision import Revision
@@ -96,10 +95,9 @@ def _say_overridden(config: Config, results: list[CycleResult]) -> None:
     for result in results:
         names = ", ".join(f.name for f in result.freezes)
         err(f"warning: cluster {result.cluster}: freeze overridden for this run ({names})")
-        events.append({"type": "freeze_overridden", "cluster": result.cluster, "service": None, "instance": None,
-                       "deploy_group": None, "message": f"apply --override-freeze ran through {names}",
-                       "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "initial": False,
-                       "freezes": [f.as_dict() for f in result.freezes], "by": getpass.getuser()})
+        events.append(event("freeze_overridden", result.cluster, None, None, None,
+                            f"apply --override-freeze ran through {names}",
+                            freezes=[f.as_dict() for f in result.freezes], by=getpass.getuser()))
     if events and config.notify_url_env:
         notifier = Notifier(config.notify_url_env)
         notifier.send(events)

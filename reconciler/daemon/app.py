@@ -39,7 +39,7 @@ from reconciler.daemon.http import Api, ListenError, Server
 from reconciler.daemon.leader import Elector, elector_for
 from reconciler.daemon.logs import error, log, warn
 from reconciler.daemon.metrics import Metrics
-from reconciler.daemon.notify import Notifier, Tracker
+from reconciler.daemon.notify import Notifier, Tracker, event
 from reconciler.daemon.promotion import Promoter
 from reconciler.daemon.state import DaemonState
 from reconciler.engine.freeze import Freeze
@@ -424,9 +424,9 @@ class Daemon:
         # transitions are tracked on every replica; only the lease holder tells the outside world
         events = [e for e in self.transitions.observe(name, rows, result.plan.halts, result.plan.prune)
                   if not (e["type"] == "prune_refused" and e.get("reason") == "prune is off")]
-        for event in events:  # one log line per transition, on every replica; only the leader notifies
-            warn(event["type"], cluster=name, service=event.get("service"), instance=event.get("instance"),
-                 message=event["message"], leader=leader)
+        for found in events:  # one log line per transition, on every replica; only the leader notifies
+            warn(found["type"], cluster=name, service=found.get("service"), instance=found.get("instance"),
+                 message=found["message"], leader=leader)
         events += self._freeze_events(name, result, leader)
         if leader and events:
             self.notifier.send(events)
@@ -460,16 +460,13 @@ class Daemon:
                 held[freeze.name] = count
         before = self._holding.get(name, set())
         self._holding[name] = set(held)
-        at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         events = []
         for freeze in result.freezes:
             if freeze.name in held and freeze.name not in before:
                 message = f"{freeze.label} holds {held[freeze.name]} changes"
                 warn("freeze holding changes", cluster=name, freeze=freeze.name, held=held[freeze.name],
                      until=freeze.as_dict()["until"], leader=leader)
-                events.append({"type": "freeze_holding", "cluster": name, "service": None, "instance": None,
-                               "deploy_group": None, "message": message, "at": at, "initial": False,
-                               "freeze": freeze.as_dict()})
+                events.append(event("freeze_holding", name, None, None, None, message, freeze=freeze.as_dict()))
         for gone in sorted(before - set(held)):
             log("freeze no longer holding changes", cluster=name, freeze=gone, leader=leader)
         return events

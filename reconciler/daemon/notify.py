@@ -62,10 +62,12 @@ EVENT_TYPES = ("degraded", "train_halted", "prune_refused")
 
 
 # ---------------------------------------------------------------------------- transitions (pure)
-def _event(kind: str, cluster: str, service: str | None, instance: str | None, deploy_group: str | None,
-           message: str, at: str, initial: bool, **details: Any) -> dict[str, Any]:
+def event(kind: str, cluster: str | None, service: str | None, instance: str | None, deploy_group: str | None,
+          message: str, at: str | None = None, initial: bool = False, **details: Any) -> dict[str, Any]:
+    """One event in the shape every receiver gets (see the module docstring); `at` default now."""
     return {"type": kind, "cluster": cluster, "service": service, "instance": instance,
-            "deploy_group": deploy_group, "message": message, "at": at, "initial": initial, **details}
+            "deploy_group": deploy_group, "message": message, "at": at or rfc3339(datetime.now(UTC)),
+            "initial": initial, **details}
 
 
 def _shas(versions: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -92,7 +94,7 @@ def transitions(cluster: str, previous_rows: Sequence[Row] | None, rows: Sequenc
             if row.status != "Degraded" or (previous_rows is not None and was == "Degraded"):
                 continue
             train = row.train or {}
-            events.append(_event(
+            events.append(event(
                 "degraded", cluster, row.service, row.instance, row.deploy_group,
                 f"{row.service}.{row.instance} is Degraded on {cluster}: {row.message}", stamp,
                 previous_rows is None, status="Degraded", previous_status=was, status_message=row.message,
@@ -106,7 +108,7 @@ def transitions(cluster: str, previous_rows: Sequence[Row] | None, rows: Sequenc
                 continue
             message = (f"train of deploy group {halt.deploy_group} halted on {cluster}: "
                        f"{halt.service}.{halt.instance}: {halt.reason}")
-            events.append(_event(
+            events.append(event(
                 "train_halted", cluster, halt.service, halt.instance, halt.deploy_group, message, stamp,
                 previous_halts is None, failed_config_sha=halt.failed_config_sha,
                 previous_failed_config_sha=halted.get((halt.service, halt.deploy_group)),
@@ -116,7 +118,7 @@ def transitions(cluster: str, previous_rows: Sequence[Row] | None, rows: Sequenc
     if prune.refused and (report_initial if previous_prune is None
                           else not previous_prune.refused or previous_prune.reason != prune.reason):
         services = sorted({o[3] for o in prune.orphans if o[3]})
-        events.append(_event(
+        events.append(event(
             "prune_refused", cluster, None, None, None,
             f"{prune.candidates} object(s) no longer in git not deleted on {cluster}: {prune.reason}", stamp,
             previous_prune is None, reason=prune.reason, candidates=prune.candidates, services=services,

@@ -29,7 +29,7 @@ from reconciler.config import Config
 from reconciler.daemon.leader import Elector
 from reconciler.daemon.logs import log, warn
 from reconciler.daemon.metrics import Metrics
-from reconciler.daemon.notify import Notifier
+from reconciler.daemon.notify import Notifier, event
 from reconciler.daemon.state import DaemonState
 from reconciler.engine.freeze import Freeze, covering
 from reconciler.engine.release import UNKNOWN, GroupHealth, Release, Stage, TagEntry, release, stage_healthy, stages
@@ -274,7 +274,5 @@ class Promoter:
         if not self.elector.is_leader():
             return
         step = next((s for s in found.stages if s.name == found.step), None)
-        self.notifier.send([{"type": kind, "cluster": None, "service": service, "instance": None,
-                             "deploy_group": ",".join(step.groups) if step else None, "message": found.message,
-                             "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "initial": False,
-                             "release": found.as_dict(), **details}])
+        self.notifier.send([event(kind, None, service, None, ",".join(step.groups) if step else None, found.message,
+                                  release=found.as_dict(), **details)])

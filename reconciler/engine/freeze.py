@@ -29,6 +29,10 @@ from reconciler.kinds import WORKLOAD_KINDS
 
 
 
+#: How the reason of an action a freeze holds begins.
+FROZEN_PREFIX = "Frozen ("
+
+
 @dataclass(frozen=True)
 class Freeze:
     """A freeze in force on one cluster now. `until` None: until someone unfreezes."""
@@ -46,7 +50,7 @@ class Freeze:
     @property
     def label(self) -> str:
         end = self.until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if self.until else "unfrozen"
-        return f"Frozen ({self.name} until {end})"
+        return f"{FROZEN_PREFIX}{self.name} until {end})"
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "until": self.until.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,13 +16,12 @@ from typing import Any
 from reconciler.engine.health import COMPLETE, FAILED, PROGRESSING, UNAVAILABLE, Health
 from reconciler.engine.marks import BOUNCE_STARTED, annotation, label
 from reconciler.engine.actions import Action, Halt, Plan
+from reconciler.engine.freeze import FROZEN_PREFIX
 from reconciler.kinds import WORKLOAD_KINDS
 from reconciler.render.service import Outcome, RenderResult
 
 STATUSES = ("Invalid", "NotDeployed", "Missing", "Degraded", "Progressing", "Frozen", "Waiting", "OutOfSync",
             "Drifted", "Stopped", "Synced", "Orphaned")
-#: How the reason of an action a freeze holds begins (`engine.freeze.hold`).
-FROZEN_PREFIX = "Frozen ("
 #: The instance of a service-level row: a file whose instances cannot be named (unreadable).
 UNNAMED = "*"
 #: Statuses that need nobody's attention (`drift` exits 0 when every row has one of them).
