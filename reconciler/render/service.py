@@ -13,6 +13,7 @@ from reconciler.soa.files import INSTANCE_FILE
 from reconciler.soa.issues import Issue, error
 from reconciler.soa.load import InstanceResult, ServiceLoad
 from reconciler.soa.model import Control, Deployments
+from reconciler.soa.monitoring import Monitoring
 from reconciler.soa.pipeline import deploy_steps
 
 
@@ -35,6 +36,8 @@ class RenderResult:
     deploy_group: str | None = None
     #: The deploy.yaml step of the instance's deploy group says `auto_rollback: true`.
     auto_rollback: bool = False
+    #: Who hears about the instance's checks (monitoring.yaml under its `monitoring:` override).
+    monitoring: Monitoring | None = None
 
     @property
     def errors(self) -> list[Issue]:
